@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    sockq_cli::main()
+}

@@ -1,0 +1,16 @@
+//! End-to-end tests: they run the `sockq` binary on real sockets.
+//!
+//! Tests that need root (network namespaces, other users' processes, kill)
+//! skip with a printed reason when not root, and fail instead under `CI=true`.
+
+/// Shared helpers: running sockq and ss, test namespaces, socket fixtures.
+mod util;
+
+/// Command-line behaviour: exit codes, usage errors, broken pipes.
+mod cli;
+/// sockq's rows against ss's rows for the same sockets (inet tables).
+mod differential;
+/// The filter language end to end: ssfilter.t replay, live expressions.
+mod filter;
+/// Process ownership: -p, -T, the process-info block, nginx.
+mod process;
