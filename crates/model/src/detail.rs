@@ -12,6 +12,10 @@ pub enum Detail {
     Packet(Box<PacketDetail>),
     /// Netlink socket details.
     Netlink(NetlinkDetail),
+    /// XDP socket details.
+    Xdp(Box<XdpDetail>),
+    /// TIPC socket details.
+    Tipc(TipcDetail),
 }
 
 /// Unix details (`-e`).
@@ -68,4 +72,70 @@ pub struct PacketInfo {
 pub struct NetlinkDetail {
     /// NETLINK_DIAG_GROUPS bitmap words.
     pub groups: Vec<u32>,
+    /// NETLINK_DIAG_FLAGS (NDIAG_FLAG_*), when asked for.
+    pub flags: Option<u32>,
+    /// `ndiag_type`: SOCK_RAW (3) or SOCK_DGRAM (2).
+    pub sock_type: u8,
+}
+
+/// `struct xdp_diag_umem`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[allow(missing_docs)]
+pub struct XdpUmem {
+    pub size: u64,
+    pub id: u32,
+    pub num_pages: u32,
+    pub chunk_size: u32,
+    pub headroom: u32,
+    pub ifindex: u32,
+    pub queue_id: u32,
+    /// XDP_DU_F_* (bit 0: zero-copy).
+    pub flags: u32,
+    pub refs: u32,
+}
+
+/// `struct xdp_diag_stats`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[allow(missing_docs)]
+pub struct XdpStats {
+    pub rx_dropped: u64,
+    pub rx_invalid: u64,
+    pub rx_full: u64,
+    pub fill_ring_empty: u64,
+    pub tx_invalid: u64,
+    pub tx_ring_empty: u64,
+}
+
+/// XDP details (`-e`): ring sizes (entries), umem and statistics.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct XdpDetail {
+    /// XDP_DIAG_RX_RING entries.
+    pub rx_ring: Option<u32>,
+    /// XDP_DIAG_TX_RING entries.
+    pub tx_ring: Option<u32>,
+    /// XDP_DIAG_UMEM.
+    pub umem: Option<XdpUmem>,
+    /// XDP_DIAG_UMEM_FILL_RING entries.
+    pub fill_ring: Option<u32>,
+    /// XDP_DIAG_UMEM_COMPLETION_RING entries.
+    pub completion_ring: Option<u32>,
+    /// XDP_DIAG_STATS.
+    pub stats: Option<XdpStats>,
+}
+
+/// TIPC details (`--tipcinfo`).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct TipcDetail {
+    /// TIPC_NLA_SOCK_TYPE: SOCK_STREAM 1, DGRAM 2, RDM 4, SEQPACKET 5.
+    pub sock_type: u32,
+    /// TIPC_NLA_SOCK_STAT_LINK_CONG.
+    pub link_cong: bool,
+    /// TIPC_NLA_SOCK_STAT_CONN_CONG.
+    pub conn_cong: bool,
+    /// TIPC_NLA_SOCK_STAT_DROP.
+    pub drop: u32,
+    /// TIPC_NLA_SOCK_HAS_PUBL.
+    pub has_publ: bool,
+    /// TIPC_NLA_CON_TYPE and TIPC_NLA_CON_INST of a connection made by name.
+    pub via: Option<(u32, u32)>,
 }

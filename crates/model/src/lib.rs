@@ -16,12 +16,16 @@
 
 pub mod detail;
 pub mod info;
+pub mod names;
 pub mod process;
 pub mod socket;
 pub mod state;
 pub mod table;
 
-pub use detail::{Detail, NetlinkDetail, PacketDetail, PacketInfo, PacketRing, UnixDetail};
+pub use detail::{
+    Detail, NetlinkDetail, PacketDetail, PacketInfo, PacketRing, TipcDetail, UnixDetail, XdpDetail,
+    XdpStats, XdpUmem,
+};
 pub use info::{BbrInfo, DctcpInfo, MptcpInfo, SkMem, TcpInfo, VegasInfo};
 pub use process::{Comm, OpenFile, Owner, ProcessInfo};
 pub use socket::{Endpoint, Shutdown, Socket, Timer, TimerKind, UnixName};

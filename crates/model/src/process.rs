@@ -17,7 +17,10 @@ impl Comm {
         let n = raw.len().min(63);
         let mut bytes = [0u8; 63];
         bytes[..n].copy_from_slice(&raw[..n]);
-        Comm { len: n as u8, bytes }
+        Comm {
+            len: n as u8,
+            bytes,
+        }
     }
 
     /// The raw bytes.
@@ -56,8 +59,12 @@ pub struct Owner {
 pub struct OpenFile {
     /// The fd number.
     pub fd: u32,
-    /// The link target (raw bytes).
+    /// The link target (raw bytes), without the kernel's ` (deleted)` suffix.
     pub target: Vec<u8>,
+    /// Opened with `O_APPEND` (from fdinfo `flags:`).
+    pub append: bool,
+    /// The file was removed or replaced on disk (link ended in ` (deleted)`).
+    pub deleted: bool,
 }
 
 /// The whole answer about an owning process (`-P`/`--process-info`).

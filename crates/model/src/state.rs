@@ -204,7 +204,9 @@ impl StateSet {
         Some(match n.as_str() {
             "all" => StateSet::ALL,
             "connected" => StateSet::ALL.minus(closed_listen),
-            "synchronized" => StateSet::ALL.minus(closed_listen).minus(bit(State::SynSent)),
+            "synchronized" => StateSet::ALL
+                .minus(closed_listen)
+                .minus(bit(State::SynSent)),
             "bucket" => bucket,
             "big" => StateSet::ALL.minus(bucket),
             "syn-rcv" => bit(State::SynRecv),

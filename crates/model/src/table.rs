@@ -140,13 +140,21 @@ impl FamilySet {
     /// Adds a family.
     pub fn with(self, f: Family) -> FamilySet {
         let b = f.as_u8();
-        if b < 64 { FamilySet(self.0 | (1 << b)) } else { self }
+        if b < 64 {
+            FamilySet(self.0 | (1 << b))
+        } else {
+            self
+        }
     }
 
     /// Removes a family.
     pub fn without(self, f: Family) -> FamilySet {
         let b = f.as_u8();
-        if b < 64 { FamilySet(self.0 & !(1 << b)) } else { self }
+        if b < 64 {
+            FamilySet(self.0 & !(1 << b))
+        } else {
+            self
+        }
     }
 
     /// Whether the family is in the set.
@@ -445,7 +453,10 @@ mod tests {
 
     #[test]
     fn query_ids() {
-        assert_eq!(TableSet::parse_query_id("u_str"), Some(TableSet::of(&[Table::UnixStream])));
+        assert_eq!(
+            TableSet::parse_query_id("u_str"),
+            Some(TableSet::of(&[Table::UnixStream]))
+        );
         assert!(!TableSet::all().contains(Table::Tipc));
         assert!(TableSet::all().contains(Table::Netlink));
         assert_eq!(TableSet::parse_query_id("bogus"), None);
