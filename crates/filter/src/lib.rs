@@ -1,1 +1,93 @@
-//! placeholder
+//! The sockq filter language: ss's expressions, parsed with pest into an
+//! owned tree, compiled against the host (services, DNS, interfaces) into a
+//! [`Filter`] that matches [`sockq_model::Socket`]s in user space and emits
+//! inet_diag bytecode for the kernel.
+//!
+//! The pipeline is three stages, each with its own error:
+//! [`parse`] (syntax, [`ParseError`]) → [`compile`] (values, [`CompileError`])
+//! → [`Filter::matches`] / [`Filter::bytecode`].
+//!
+//! ```
+//! use sockq_filter::{compile, parse, Env};
+//! use sockq_model::{Endpoint, Family, Socket, State, Table, TableSet};
+//!
+//! struct NoHost;
+//! impl Env for NoHost {
+//!     fn service_port(&self, name: &str, _: bool, _: bool) -> Result<Option<u16>, String> {
+//!         Ok((name == "http").then_some(80))
+//!     }
+//!     fn resolve_host(&self, _: &str, _: Option<Family>) -> Vec<std::net::IpAddr> { Vec::new() }
+//!     fn interface_index(&self, _: &str) -> Option<u32> { None }
+//!     fn cgroup_id(&self, _: &str) -> Option<u64> { None }
+//!     fn ephemeral_ports(&self) -> (u16, u16) { (32768, 60999) }
+//!     fn preferred_family(&self) -> Option<Family> { None }
+//!     fn tables(&self) -> TableSet { TableSet::of(&[Table::Tcp]) }
+//!     fn user_id(&self, _: &str) -> Option<u32> { None }
+//! }
+//!
+//! let expr = parse("( sport = :http or sport = :443 )").unwrap();
+//! let filter = compile(&expr, &NoHost).unwrap();
+//! let mut s = Socket::new(Table::Tcp, Family::Inet, State::Listen);
+//! s.local = Endpoint::Inet { addr: [0, 0, 0, 0].into(), port: 80 };
+//! assert!(filter.matches(&s, &[]));
+//! assert_eq!(filter.bytecode().map(|b| b.len()), Some(36));
+//! ```
+#![forbid(unsafe_code)]
+
+mod ast;
+pub mod bytecode;
+mod compile;
+mod glob;
+mod names;
+mod parse;
+mod value;
+mod words;
+
+pub use ast::{Cmp, Expr, Field, Pred, Term, escape_value};
+pub use compile::{CompileError, CompileErrorKind, Filter, HostCond, Node, Side, compile};
+pub use glob::Glob;
+pub use parse::{MAX_DEPTH, ParseError, ParseErrorKind, parse};
+pub use words::{StateWordError, peel_state_words};
+
+use sockq_model::{Family, TableSet};
+use std::ops::Range;
+
+/// Host lookups the filter needs; the CLI implements them (services file,
+/// DNS, interfaces, cgroups, passwd).
+pub trait Env {
+    /// Service name → port. `tcp`/`udp` say which tables are selected (ss
+    /// looks in udp if UDP is selected, tcp if TCP; ambiguous if both differ).
+    fn service_port(&self, name: &str, tcp: bool, udp: bool) -> Result<Option<u16>, String>;
+    /// DNS: every address of a host name (ss uses only the first; sockq all),
+    /// restricted to the family if `Some`.
+    fn resolve_host(&self, name: &str, family: Option<Family>) -> Vec<std::net::IpAddr>;
+    /// Interface name → index.
+    fn interface_index(&self, name: &str) -> Option<u32>;
+    /// cgroup v2 path → id.
+    fn cgroup_id(&self, path: &str) -> Option<u64>;
+    /// `ip_local_port_range`, for `autobound` on inet sockets.
+    fn ephemeral_ports(&self) -> (u16, u16);
+    /// The preferred family from `-4`/`-6`/`-f`/`-x`, used when a value has no family prefix.
+    fn preferred_family(&self) -> Option<Family>;
+    /// Which tables are selected (for service lookups).
+    fn tables(&self) -> TableSet;
+    /// User name → uid, for `user NAME`.
+    fn user_id(&self, name: &str) -> Option<u32>;
+}
+
+/// Renders an error as three lines: `sockq: MSG`, the expression, and
+/// carets under `span` (at least one caret; columns count characters).
+pub fn render_error(src: &str, span: Range<usize>, msg: &str) -> String {
+    let one_line = |s: &str| s.replace(['\n', '\r', '\t'], " ");
+    let start = span.start.min(src.len());
+    let end = span.end.clamp(start, src.len());
+    let col = src.get(..start).map_or(start, |s| s.chars().count());
+    let width = src.get(start..end).map_or(1, |s| s.chars().count()).max(1);
+    format!(
+        "sockq: {}\n{}\n{}{}",
+        one_line(msg),
+        one_line(src),
+        " ".repeat(col),
+        "^".repeat(width)
+    )
+}
