@@ -1,1 +1,65 @@
-//! placeholder
+//! The `sockq` command: clap arguments, then a resolved [`config::Config`],
+//! then [`run::run`] and the printers.
+//!
+//! Errors from every crate end up as a [`error::CliError`], which maps them to
+//! a message and an exit code in one place.
+
+pub mod args;
+pub mod cgroup;
+pub mod config;
+pub mod error;
+pub mod families;
+pub mod filtering;
+pub mod names;
+pub mod output;
+pub mod printer;
+pub mod resolve;
+pub mod run;
+pub mod sanitize;
+pub mod services;
+
+use clap::{CommandFactory, FromArgMatches};
+use error::CliError;
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+/// Parses the command line. Help and version print to stdout and exit 0;
+/// any other clap error becomes one line and exit 2 (never the whole usage).
+pub fn parse_args(argv: Vec<OsString>) -> Result<config::Config, CliError> {
+    let matches = match args::Args::command().try_get_matches_from(argv) {
+        Ok(m) => m,
+        Err(e) => return Err(clap_error(e)),
+    };
+    let a = args::Args::from_arg_matches(&matches).map_err(clap_error)?;
+    config::Config::new(&a, &matches)
+}
+
+fn clap_error(e: clap::Error) -> CliError {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = e.print();
+            CliError::Done
+        }
+        _ => {
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or("invalid arguments");
+            let msg = first.strip_prefix("error: ").unwrap_or(first);
+            CliError::Usage(format!("{msg} (see --help)"))
+        }
+    }
+}
+
+/// The binary's entry point.
+pub fn main() -> ExitCode {
+    let cfg = match parse_args(std::env::args_os().collect()) {
+        Ok(c) => c,
+        Err(e) => return e.report(),
+    };
+    match run::run(&cfg) {
+        Ok(o) => ExitCode::from(o.code),
+        Err(e) => e.report(),
+    }
+}

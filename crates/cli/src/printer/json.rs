@@ -1,0 +1,522 @@
+//! `--json` and `--json-lines`: one object per socket, streamed.
+//!
+//! The array is written as sockets arrive, so memory does not grow with the
+//! number of sockets. Numbers are numbers in raw units (bytes, ms, bps);
+//! absent fields are left out, never `null`. The schema is docs/json.md.
+
+use crate::config::Show;
+use crate::names::Names;
+use sockq_model::{Endpoint, Owner, ProcessInfo, Socket, UnixName};
+use std::io::{self, Write};
+use std::net::IpAddr;
+
+/// Streams socket objects.
+pub struct JsonPrinter<W: Write> {
+    out: W,
+    lines: bool,
+    count: u64,
+    buf: Vec<u8>,
+}
+
+/// A tiny JSON object writer over a byte buffer.
+pub struct Obj<'a> {
+    b: &'a mut Vec<u8>,
+    first: bool,
+}
+
+impl<'a> Obj<'a> {
+    /// Opens an object.
+    pub fn new(b: &'a mut Vec<u8>) -> Obj<'a> {
+        b.push(b'{');
+        Obj { b, first: true }
+    }
+
+    fn key(&mut self, k: &str) {
+        if !self.first {
+            self.b.push(b',');
+        }
+        self.first = false;
+        self.b.push(b'"');
+        self.b.extend_from_slice(k.as_bytes());
+        self.b.extend_from_slice(b"\":");
+    }
+
+    /// A number field.
+    pub fn num(&mut self, k: &str, v: impl Into<u64>) -> &mut Self {
+        self.key(k);
+        super::row::push_u64(self.b, v.into());
+        self
+    }
+
+    /// A signed number field.
+    pub fn int(&mut self, k: &str, v: i64) -> &mut Self {
+        self.key(k);
+        if v < 0 {
+            self.b.push(b'-');
+        }
+        super::row::push_u64(self.b, v.unsigned_abs());
+        self
+    }
+
+    /// A float field.
+    pub fn float(&mut self, k: &str, v: f64) -> &mut Self {
+        self.key(k);
+        if v.is_finite() {
+            let _ = write!(self.b, "{v}");
+        } else {
+            self.b.push(b'0');
+        }
+        self
+    }
+
+    /// A boolean field.
+    pub fn bool(&mut self, k: &str, v: bool) -> &mut Self {
+        self.key(k);
+        self.b.extend_from_slice(if v { b"true" } else { b"false" });
+        self
+    }
+
+    /// A string field (bytes that are not UTF-8 become U+FFFD).
+    pub fn str(&mut self, k: &str, v: &[u8]) -> &mut Self {
+        self.key(k);
+        push_str(self.b, v);
+        self
+    }
+
+    /// A nested value written by `f`.
+    pub fn raw(&mut self, k: &str, f: impl FnOnce(&mut Vec<u8>)) -> &mut Self {
+        self.key(k);
+        f(self.b);
+        self
+    }
+
+    /// Closes the object.
+    pub fn end(&mut self) {
+        self.b.push(b'}');
+    }
+}
+
+/// Appends a JSON string.
+pub fn push_str(b: &mut Vec<u8>, v: &[u8]) {
+    b.push(b'"');
+    let s = String::from_utf8_lossy(v);
+    for c in s.chars() {
+        match c {
+            '"' => b.extend_from_slice(b"\\\""),
+            '\\' => b.extend_from_slice(b"\\\\"),
+            '\n' => b.extend_from_slice(b"\\n"),
+            '\r' => b.extend_from_slice(b"\\r"),
+            '\t' => b.extend_from_slice(b"\\t"),
+            c if (c as u32) < 0x20
+                || c == '\u{7f}'
+                || ('\u{202a}'..='\u{202e}').contains(&c)
+                || ('\u{2066}'..='\u{2069}').contains(&c) =>
+            {
+                let _ = write!(b, "\\u{:04x}", c as u32);
+            }
+            c => {
+                let mut t = [0u8; 4];
+                b.extend_from_slice(c.encode_utf8(&mut t).as_bytes());
+            }
+        }
+    }
+    b.push(b'"');
+}
+
+fn push_addr(b: &mut Vec<u8>, a: IpAddr) {
+    b.push(b'"');
+    let _ = write!(b, "{a}");
+    b.push(b'"');
+}
+
+fn unix_name_bytes(n: &UnixName) -> Vec<u8> {
+    n.display_bytes()
+}
+
+fn endpoint(b: &mut Vec<u8>, s: &Socket, e: &Endpoint, local: bool, names: &Names) {
+    let mut o = Obj::new(b);
+    match e {
+        Endpoint::Inet { addr, port } => {
+            o.raw("address", |b| push_addr(b, *addr));
+            o.num("port", *port);
+            if local && s.ifindex != 0 {
+                let mut n = Vec::new();
+                names.push_ifname(&mut n, s.ifindex);
+                o.str("interface", &n);
+            }
+            if let Some(h) = names.host(*addr) {
+                o.str("host", h.as_bytes());
+            }
+            if let Some(svc) = names.service(s.table, *port) {
+                o.str("service", svc.as_bytes());
+            }
+        }
+        Endpoint::Unix { name, inode } => {
+            if let Some(n) = name {
+                o.str("name", &unix_name_bytes(n));
+                o.bool("abstract", matches!(n, UnixName::Abstract(_)));
+            }
+            o.num("inode", *inode);
+        }
+        Endpoint::Packet { protocol, ifindex } => {
+            o.num("protocol", *protocol);
+            if let Some(n) = sockq_model::names::ethertype_name(*protocol) {
+                o.str("protocol_name", n.as_bytes());
+            }
+            if *ifindex != 0 {
+                let mut n = Vec::new();
+                names.push_ifname(&mut n, *ifindex);
+                o.num("ifindex", *ifindex).str("interface", &n);
+            }
+        }
+        Endpoint::Netlink { protocol, portid } => {
+            o.num("protocol", *protocol);
+            if let Some(n) = sockq_model::names::netlink_protocol_name(*protocol) {
+                o.str("protocol_name", n.as_bytes());
+            }
+            o.int("portid", *portid);
+        }
+        Endpoint::NetlinkPeer { group, portid } => {
+            o.num("group", *group).num("portid", *portid);
+        }
+        Endpoint::Vsock { cid, port } => {
+            o.num("cid", *cid).num("port", *port);
+        }
+        Endpoint::Tipc { node, reference } => {
+            o.num("node", *node).num("reference", *reference);
+        }
+        Endpoint::Xdp { ifindex, queue } => {
+            o.num("ifindex", *ifindex).num("queue", *queue);
+        }
+        Endpoint::None => {}
+    }
+    o.end();
+}
+
+fn tcp_info(b: &mut Vec<u8>, t: &sockq_model::TcpInfo) {
+    let mut o = Obj::new(b);
+    macro_rules! nums {
+        ($($f:ident),*) => { $( o.num(stringify!($f), t.$f); )* };
+    }
+    o.num("state", t.state)
+        .num("ca_state", t.ca_state)
+        .num("retransmits", t.retransmits);
+    o.num("probes", t.probes)
+        .num("backoff", t.backoff)
+        .num("options", t.options);
+    o.num("snd_wscale", t.snd_wscale)
+        .num("rcv_wscale", t.rcv_wscale);
+    o.bool("delivery_rate_app_limited", t.delivery_rate_app_limited);
+    o.num("fastopen_client_fail", t.fastopen_client_fail);
+    nums!(
+        rto,
+        ato,
+        snd_mss,
+        rcv_mss,
+        unacked,
+        sacked,
+        lost,
+        retrans,
+        fackets,
+        last_data_sent,
+        last_ack_sent,
+        last_data_recv,
+        last_ack_recv,
+        pmtu,
+        rcv_ssthresh,
+        rtt,
+        rttvar,
+        snd_ssthresh,
+        snd_cwnd,
+        advmss,
+        reordering,
+        rcv_rtt,
+        rcv_space,
+        total_retrans,
+        pacing_rate,
+        max_pacing_rate,
+        bytes_acked,
+        bytes_received,
+        segs_out,
+        segs_in,
+        notsent_bytes,
+        min_rtt,
+        data_segs_in,
+        data_segs_out,
+        delivery_rate,
+        busy_time,
+        rwnd_limited,
+        sndbuf_limited,
+        delivered,
+        delivered_ce,
+        bytes_sent,
+        bytes_retrans,
+        dsack_dups,
+        reord_seen,
+        rcv_ooopack,
+        snd_wnd,
+        rcv_wnd,
+        rehash,
+        total_rto,
+        total_rto_recoveries,
+        total_rto_time,
+        received_ce
+    );
+    o.end();
+}
+
+fn process_info(b: &mut Vec<u8>, p: &ProcessInfo) {
+    let mut o = Obj::new(b);
+    o.num("pid", p.pid).num("ppid", p.ppid).num("uid", p.uid);
+    if let Some(u) = &p.user {
+        o.str("user", u.as_bytes());
+    }
+    o.str("comm", p.comm.as_bytes());
+    o.raw("cmdline", |b| {
+        b.push(b'[');
+        for (i, a) in p.cmdline.iter().enumerate() {
+            if i > 0 {
+                b.push(b',');
+            }
+            push_str(b, a);
+        }
+        b.push(b']');
+    });
+    if let Some(e) = &p.exe {
+        o.str("exe", e).bool("exe_deleted", p.exe_deleted);
+    }
+    if let Some(c) = &p.cwd {
+        o.str("cwd", c);
+    }
+    if let Some(x) = &p.stdout {
+        o.str("stdout", x);
+    }
+    if let Some(x) = &p.stderr {
+        o.str("stderr", x);
+    }
+    o.raw("log_files", |b| {
+        b.push(b'[');
+        for (i, f) in p.log_files.iter().enumerate() {
+            if i > 0 {
+                b.push(b',');
+            }
+            let mut fo = Obj::new(b);
+            fo.num("fd", f.fd).str("path", &f.target);
+            fo.end();
+        }
+        b.push(b']');
+    });
+    o.end();
+}
+
+impl<W: Write> JsonPrinter<W> {
+    /// A printer; `lines` gives one object per line instead of an array.
+    pub fn new(out: W, lines: bool) -> Self {
+        JsonPrinter {
+            out,
+            lines,
+            count: 0,
+            buf: Vec::with_capacity(1024),
+        }
+    }
+
+    /// Writes one socket object.
+    pub fn socket<'i>(
+        &mut self,
+        s: &Socket,
+        owners: &[Owner],
+        show: &Show,
+        names: &Names,
+        info: &dyn Fn(u32) -> Option<&'i ProcessInfo>,
+        cgroup: &dyn Fn(u64) -> Option<String>,
+    ) -> io::Result<()> {
+        let b = &mut self.buf;
+        b.clear();
+        if !self.lines {
+            b.extend_from_slice(if self.count == 0 { b"[\n" } else { b",\n" });
+        }
+        let mut o = Obj::new(b);
+        o.str("netid", s.table.netid().as_bytes());
+        o.str("state", s.state.name().as_bytes());
+        o.num("recv_q", s.recv_q).num("send_q", s.send_q);
+        o.raw("local", |b| endpoint(b, s, &s.local, true, names));
+        o.raw("peer", |b| endpoint(b, s, &s.peer, false, names));
+        o.num("inode", s.inode);
+        if s.cookie != 0 {
+            o.num("cookie", s.cookie);
+        }
+        if let Some(u) = s.uid {
+            o.num("uid", u);
+        }
+        if let Some(v) = s.v6only {
+            o.bool("v6only", v);
+        }
+        if show.timers {
+            if let Some(t) = &s.timer {
+                o.raw("timer", |b| {
+                    let mut t_o = Obj::new(b);
+                    t_o.str("name", t.kind.name().as_bytes())
+                        .num("expires_ms", t.expires_ms)
+                        .num("retrans", t.retrans);
+                    t_o.end();
+                });
+            }
+        }
+        if show.extended {
+            if let Some(sh) = s.shutdown {
+                o.str("shutdown", sh.arrow().as_bytes());
+            }
+            if let Some(m) = s.mark {
+                o.num("fwmark", m);
+            }
+        }
+        if show.extended || show.cgroup {
+            if let Some(id) = s.cgroup_id {
+                o.num("cgroup_id", id);
+                if let Some(p) = cgroup(id) {
+                    o.str("cgroup", p.as_bytes());
+                }
+            }
+        }
+        if show.tos {
+            if let Some(v) = s.tos {
+                o.num("tos", v);
+            }
+            if let Some(v) = s.tclass {
+                o.num("tclass", v);
+            }
+            if let Some(v) = s.class_id {
+                o.num("class_id", v);
+            }
+        }
+        if show.inet_sockopt {
+            if let Some(v) = s.sockopt {
+                o.num("inet_sockopt", v);
+            }
+        }
+        if show.memory {
+            if let Some(m) = &s.skmem {
+                o.raw("skmem", |b| {
+                    let mut m_o = Obj::new(b);
+                    m_o.num("rmem_alloc", m.rmem_alloc)
+                        .num("rcvbuf", m.rcvbuf)
+                        .num("wmem_alloc", m.wmem_alloc)
+                        .num("sndbuf", m.sndbuf)
+                        .num("fwd_alloc", m.fwd_alloc)
+                        .num("wmem_queued", m.wmem_queued)
+                        .num("optmem", m.optmem);
+                    if let Some(v) = m.backlog {
+                        m_o.num("backlog", v);
+                    }
+                    if let Some(v) = m.drops {
+                        m_o.num("drops", v);
+                    }
+                    m_o.end();
+                });
+            }
+        }
+        if show.info {
+            if let Some(c) = &s.cong {
+                o.str("cong", c.as_bytes());
+            }
+            if let Some(t) = &s.tcp_info {
+                o.raw("tcp_info", |b| tcp_info(b, t));
+            }
+            if let Some(bbr) = &s.bbr {
+                o.raw("bbr", |b| {
+                    let mut x = Obj::new(b);
+                    x.num("bw_bps", bbr.bw.saturating_mul(8))
+                        .num("min_rtt_us", bbr.min_rtt)
+                        .num("pacing_gain", bbr.pacing_gain)
+                        .num("cwnd_gain", bbr.cwnd_gain);
+                    x.end();
+                });
+            }
+        }
+        if show.processes {
+            o.raw("users", |b| {
+                b.push(b'[');
+                for (i, ow) in owners.iter().enumerate() {
+                    if i > 0 {
+                        b.push(b',');
+                    }
+                    let mut u = Obj::new(b);
+                    u.str("comm", ow.comm.as_bytes()).num("pid", ow.pid);
+                    if let Some(t) = ow.tid {
+                        u.num("tid", t);
+                    }
+                    u.num("fd", ow.fd);
+                    u.end();
+                }
+                b.push(b']');
+            });
+        }
+        if show.process_info {
+            o.raw("processes", |b| {
+                b.push(b'[');
+                let mut seen: Vec<u32> = Vec::new();
+                for ow in owners {
+                    if seen.contains(&ow.pid) {
+                        continue;
+                    }
+                    if let Some(p) = info(ow.pid) {
+                        if !seen.is_empty() {
+                            b.push(b',');
+                        }
+                        seen.push(ow.pid);
+                        process_info(b, p);
+                    }
+                }
+                b.push(b']');
+            });
+        }
+        o.end();
+        if self.lines {
+            self.buf.push(b'\n');
+        }
+        self.count += 1;
+        self.out.write_all(&self.buf)
+    }
+
+    /// Closes the array and flushes.
+    pub fn finish(&mut self) -> io::Result<()> {
+        if !self.lines {
+            self.out
+                .write_all(if self.count == 0 { b"[]\n" } else { b"\n]\n" })?;
+        }
+        self.out.flush()
+    }
+}
+
+/// `-s --json`: the summary counters as one object.
+pub fn summary(b: &mut Vec<u8>, c: &super::summary::SummaryCounts) {
+    let pair = |b: &mut Vec<u8>, v: [u64; 2]| {
+        let mut o = Obj::new(b);
+        o.num("ipv4", v[0])
+            .num("ipv6", v[1])
+            .num("total", v[0] + v[1]);
+        o.end();
+    };
+    let mut o = Obj::new(b);
+    o.num("total", c.total());
+    o.raw("tcp", |b| {
+        let mut t = Obj::new(b);
+        t.num("total", c.tcp_total)
+            .num("estab", c.tcp_estab)
+            .num("closed", c.tcp_closed)
+            .num("orphaned", c.tcp_orphaned)
+            .num("timewait", c.tcp_timewait);
+        t.end();
+    });
+    o.raw("transport", |b| {
+        let mut t = Obj::new(b);
+        t.raw("raw", |b| pair(b, c.raw))
+            .raw("udp", |b| pair(b, c.udp))
+            .raw("tcp", |b| pair(b, c.tcp))
+            .raw("inet", |b| pair(b, c.inet()))
+            .raw("frag", |b| pair(b, c.frag));
+        t.end();
+    });
+    o.end();
+    b.push(b'\n');
+}

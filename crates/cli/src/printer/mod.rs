@@ -1,0 +1,8 @@
+//! Printers: they take model records and a writer, nothing else.
+
+pub mod ext;
+pub mod json;
+pub mod process;
+pub mod row;
+pub mod summary;
+pub mod table;
