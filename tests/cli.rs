@@ -1,1 +1,174 @@
-//! placeholder
+//! Command-line behaviour: exit codes, one-line usage errors, help, and a
+//! closed output pipe. These need no root: they use loopback sockets.
+
+use std::io::Read;
+use std::net::{TcpListener, TcpStream};
+use std::process::{Command, Stdio};
+
+fn sockq() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_sockq"))
+}
+
+/// Runs sockq with `args` and returns (status, stdout, stderr).
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = sockq()
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("running sockq: {e}"));
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A usage error: exit 2, exactly one line on stderr naming the problem,
+/// nothing on stdout, no usage dump.
+fn assert_usage_error(args: &[&str], needle: &str) {
+    let (code, out, err) = run(args);
+    assert_eq!(code, 2, "{args:?}: exit code (stderr: {err})");
+    assert!(
+        out.is_empty(),
+        "{args:?}: stdout should be empty, got {out:?}"
+    );
+    assert_eq!(
+        err.lines().count(),
+        1,
+        "{args:?}: want one line, got {err:?}"
+    );
+    assert!(err.starts_with("sockq: "), "{args:?}: {err:?}");
+    assert!(
+        err.contains(needle),
+        "{args:?}: {err:?} should mention {needle:?}"
+    );
+    assert!(!err.contains("Usage:"), "{args:?}: no usage dump: {err:?}");
+}
+
+#[test]
+fn unknown_flag_is_one_line_and_exit_2() {
+    assert_usage_error(&["--bogus"], "--bogus");
+    assert_usage_error(&["-y"], "-y");
+}
+
+#[test]
+fn bad_state_name() {
+    assert_usage_error(&["-t", "state", "listen"], "listen");
+    assert_usage_error(&["-t", "state", "new-syn-recv"], "new-syn-recv");
+}
+
+#[test]
+fn bad_family_and_query() {
+    assert_usage_error(&["-f", "inet7"], "inet7");
+    assert_usage_error(&["-A", "tcp,bogus"], "bogus");
+}
+
+#[test]
+fn help_and_version_exit_0() {
+    let (code, out, _) = run(&["--help"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("--tcp") && out.contains("--listening") && out.contains("FILTER"));
+    let (code, out, _) = run(&["-V"]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("sockq "), "{out}");
+    let (code, _, _) = run(&["-v"]);
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn lists_a_loopback_listener() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("bind: {e}"));
+    let port = l.local_addr().map(|a| a.port()).unwrap_or(0);
+    let (code, out, err) = run(&["-Htln", "-4"]);
+    assert_eq!(code, 0, "{err}");
+    let want = format!("127.0.0.1:{port}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("LISTEN") && l.contains(&want)),
+        "no LISTEN row for {want} in:\n{out}"
+    );
+}
+
+#[test]
+fn kernel_filter_selects_one_pair() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("bind: {e}"));
+    let port = l.local_addr().map(|a| a.port()).unwrap_or(0);
+    let _c = TcpStream::connect(("127.0.0.1", port)).unwrap_or_else(|e| panic!("connect: {e}"));
+    let (_s, _) = l.accept().unwrap_or_else(|e| panic!("accept: {e}"));
+    let filter = format!("( sport = :{port} )");
+    let (code, out, err) = run(&["-Htn", "state", "established", &filter]);
+    assert_eq!(code, 0, "{err}");
+    let rows: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        rows.len(),
+        1,
+        "want exactly the accepted socket, got:\n{out}"
+    );
+    assert!(rows[0].contains(&format!("127.0.0.1:{port}")), "{out}");
+    assert!(err.is_empty(), "stderr: {err}");
+}
+
+#[test]
+fn empty_result_exits_0() {
+    // No socket has local port 1 in state SYN-SENT on loopback here.
+    let (code, out, err) = run(&["-Htn", "state", "syn-sent", "sport = :1"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.is_empty(), "{out}");
+}
+
+#[test]
+fn closed_pipe_ends_quietly_with_0() {
+    // Enough sockets that the output outgrows the pipe buffer.
+    let l = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("bind: {e}"));
+    let port = l.local_addr().map(|a| a.port()).unwrap_or(0);
+    let mut keep = Vec::new();
+    for _ in 0..300 {
+        keep.push(
+            TcpStream::connect(("127.0.0.1", port)).unwrap_or_else(|e| panic!("connect: {e}")),
+        );
+        // Accept each one, so the backlog never fills.
+        keep.push(l.accept().unwrap_or_else(|e| panic!("accept: {e}")).0);
+    }
+    for args in [&["-tan"][..], &["-tan", "--json"][..]] {
+        let mut child = sockq()
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn: {e}"));
+        let mut stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+        let mut first = [0u8; 100];
+        let _ = stdout.read(&mut first);
+        drop(stdout);
+        let out = child
+            .wait_with_output()
+            .unwrap_or_else(|e| panic!("wait: {e}"));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.stderr.is_empty(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn json_is_valid_and_has_the_listener() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("bind: {e}"));
+    let port = l.local_addr().map(|a| a.port()).unwrap_or(0);
+    let filter = format!("sport = :{port}");
+    let (code, out, err) = run(&["-tl", "--json", &filter]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let arr = v
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {out}"));
+    assert_eq!(arr.len(), 1, "{out}");
+    assert_eq!(arr[0]["state"], "LISTEN");
+    assert_eq!(arr[0]["local"]["port"], u64::from(port));
+    assert_eq!(arr[0]["local"]["address"], "127.0.0.1");
+}
