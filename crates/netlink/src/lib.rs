@@ -43,11 +43,15 @@
 //! ```
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod both;
+pub mod destroy;
 pub mod error;
+pub mod events;
 mod ifname;
 pub mod inet;
 pub mod msg;
 pub mod nl;
+pub mod ns;
 pub mod other;
 pub mod packet;
 pub mod procnet;
@@ -55,6 +59,7 @@ pub mod replay;
 mod socket;
 pub mod unix;
 
+pub use both::tcp6_in_use;
 pub use error::Error;
 pub use ifname::{interface_index, interface_names};
 pub use inet::{InetRequest, decode_inet, ext};
