@@ -8,6 +8,8 @@ mod util;
 
 /// Command-line behaviour: exit codes, usage errors, broken pipes.
 mod cli;
+/// Socket details (-o, -e, -m, -i, unix, packet, netlink, -s) against ss, live.
+mod details;
 /// sockq's rows against ss's rows for the same sockets (inet tables).
 mod differential;
 /// The filter language end to end: ssfilter.t replay, live expressions.

@@ -12,7 +12,8 @@
 //!   sockets added (every family that was dumped).
 //! * `TCP: N`: every TCP socket in the dumps (both families, every state,
 //!   time-wait and request sockets included); ss prints alloc + tw.
-//! * `estab`: TCP sockets in ESTABLISHED.
+//! * `estab`: TCP sockets in ESTABLISHED or CLOSE-WAIT, which is what
+//!   snmp's `Tcp: CurrEstab` (RFC 1213 tcpCurrEstab, ss's source) counts.
 //! * `closed`: TCP sockets in CLOSE (ss subtracts hashed sockets from the
 //!   global alloc instead).
 //! * `orphaned`: TCP sockets with no owning file (inode 0) in a state that
@@ -46,7 +47,7 @@ pub struct SummaryCounts {
     pub sockets_seen: u64,
     /// TCP sockets of every state.
     pub tcp_total: u64,
-    /// TCP in ESTABLISHED.
+    /// TCP in ESTABLISHED or CLOSE-WAIT (tcpCurrEstab).
     pub tcp_estab: u64,
     /// TCP in CLOSE.
     pub tcp_closed: u64,
@@ -82,7 +83,7 @@ impl SummaryCounts {
                     || s.timer.is_some_and(|t| t.kind == TimerKind::TimeWait);
                 let request = matches!(s.state, State::SynRecv | State::NewSynRecv);
                 match s.state {
-                    State::Established => self.tcp_estab += 1,
+                    State::Established | State::CloseWait => self.tcp_estab += 1,
                     State::Close => self.tcp_closed += 1,
                     _ => {}
                 }
@@ -246,6 +247,17 @@ mod tests {
         });
         c.add(&fw2);
         c
+    }
+
+    #[test]
+    fn close_wait_counts_as_established() {
+        // tcpCurrEstab counts ESTABLISHED and CLOSE-WAIT; FIN-WAIT-2 is not in it.
+        let mut c = SummaryCounts::default();
+        for st in [State::Established, State::CloseWait, State::FinWait2] {
+            c.add(&sock(Table::Tcp, Family::Inet, st, 1));
+        }
+        assert_eq!(c.tcp_estab, 2);
+        assert_eq!(c.tcp_total, 3);
     }
 
     #[test]
