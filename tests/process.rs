@@ -769,3 +769,39 @@ fn differential_tanp_against_ss_in_a_namespace() {
     drop(clients);
     drop(holders);
 }
+
+/// Without `-p` (or a process predicate) sockq never walks /proc: strace
+/// shows no access to any `/proc/PID/` directory. With `-p` it does.
+#[test]
+fn no_proc_scan_without_p() {
+    if Command::new("strace").arg("-V").output().is_err() {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "strace missing (scripts/test installs it)");
+        println!("skipping no_proc_scan_without_p: strace not installed");
+        return;
+    }
+    let _l = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+    let trace = |args: &[&str]| -> usize {
+        let out = Command::new("strace")
+            .args(["-f", "-e", "trace=openat,open,readlinkat,getdents64"])
+            .arg(env!("CARGO_BIN_EXE_sockq"))
+            .args(args)
+            .stdout(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("strace: {e}"));
+        let err = String::from_utf8_lossy(&out.stderr);
+        // `/proc/<digits>…`, or `<digits>/…` relative to an open /proc
+        // (not self, thread-self or sys).
+        err.lines()
+            .filter(|l| {
+                l.split('"').nth(1).is_some_and(|p| {
+                    let r = p.strip_prefix("/proc/").unwrap_or(p);
+                    r.starts_with(|c: char| c.is_ascii_digit()) && (r != p || !l.contains("AT_FDCWD"))
+                })
+            })
+            .count()
+    };
+    assert_eq!(trace(&["-tan"]), 0, "sockq -tan touched /proc/PID");
+    assert_eq!(trace(&["-tan", "--json", "sport = :22"]), 0);
+    assert!(trace(&["-tanp"]) > 0, "-p should scan /proc");
+    assert!(trace(&["-tan", "comm = sockq"]) > 0, "a comm predicate should scan /proc");
+}
