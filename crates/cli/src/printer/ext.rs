@@ -136,6 +136,24 @@ pub fn fmt_g_prec(out: &mut Vec<u8>, v: f64, prec: usize) {
         out.extend_from_slice(t.as_bytes());
         return;
     }
+    // Fast path: most values are kernel microseconds divided by 1000. Below
+    // 1000 they have at most 3 + 3 digits, which %g with 6 digits prints
+    // exactly, so integer arithmetic gives the same text as the general path.
+    if p >= 6 && v > 0.0 && v < 1000.0 {
+        let n = (v * 1000.0).round();
+        if n / 1000.0 == v {
+            let n = n as u64;
+            num(out, n / 1000);
+            let frac = n % 1000;
+            if frac != 0 {
+                let digits = [b'0' + (frac / 100) as u8, b'0' + (frac / 10 % 10) as u8, b'0' + (frac % 10) as u8];
+                let keep = if frac % 100 == 0 { 1 } else if frac % 10 == 0 { 2 } else { 3 };
+                out.push(b'.');
+                out.extend_from_slice(&digits[..keep]);
+            }
+            return;
+        }
+    }
     // The exponent after rounding to `p` digits decides the style.
     let sci = format!("{:.*e}", p - 1, v);
     let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
@@ -791,6 +809,21 @@ fn write_xdp_detail(out: &mut Vec<u8>, d: &XdpDetail, o: &ExtOptions) {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    #[test]
+    fn fast_g_matches_the_general_path() {
+        for n in (0u64..200_000).step_by(7).chain([1, 999, 1000, 1001, 999_999]) {
+            let v = n as f64 / 1000.0;
+            let mut fast = Vec::new();
+            super::fmt_g(&mut fast, v);
+            let mut slow = Vec::new();
+            super::fmt_g_prec(&mut slow, v, 7);
+            // 7 digits take the general path; they agree wherever 6 suffice.
+            if n < 100_000 {
+                assert_eq!(String::from_utf8_lossy(&fast), String::from_utf8_lossy(&slow), "{v}");
+            }
+        }
+    }
+
     use super::*;
     use sockq_model::{
         BbrInfo, Endpoint, NetlinkDetail, PacketInfo, Shutdown, TimerKind, UnixDetail,
