@@ -212,6 +212,13 @@ pub struct Args {
         help_heading = "Input and namespaces"
     )]
     pub net: Option<String>,
+    /// Every network namespace on the host, with a Netns column (beyond ss).
+    #[arg(
+        long = "all-netns",
+        conflicts_with = "net",
+        help_heading = "Input and namespaces"
+    )]
+    pub all_netns: bool,
 
     // ---- Actions ----
     /// Forcibly close the matching sockets (needs a filter or a state).

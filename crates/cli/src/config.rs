@@ -90,6 +90,11 @@ pub struct Config {
     pub filter_file: Option<PathBuf>,
     /// `-N`.
     pub net: Option<String>,
+    /// `--all-netns`.
+    pub all_netns: bool,
+    /// Whether `state`/`exclude` words were given (what `-K` accepts as a
+    /// selection besides an expression).
+    pub state_words: bool,
     /// `-K`.
     pub kill: bool,
     /// `--dry-run`.
@@ -149,10 +154,10 @@ impl Config {
             }
             explicit_tables = true;
             // A table flag before the first -A is cleared by it.
-            if let (Some(q), Some(i)) = (first_query, last_index(m, id)) {
-                if i < q {
-                    continue;
-                }
+            if let (Some(q), Some(i)) = (first_query, last_index(m, id))
+                && i < q
+            {
+                continue;
             }
             tables = tables.with(t);
             states = states.union(t.default_states());
@@ -249,6 +254,7 @@ impl Config {
         // state/exclude words, before the expression.
         let (words_mask, rest) = sockq_filter::peel_state_words(&a.filter)
             .map_err(|e| CliError::Usage(e.to_string()))?;
+        let state_words = words_mask.is_some();
         if let Some(mask) = words_mask {
             states = mask;
             explicit_states = true;
@@ -296,6 +302,24 @@ impl Config {
         if a.kill && a.events {
             return Err(CliError::Usage("-K and -E cannot be combined".into()));
         }
+        if a.all_netns {
+            let other = [
+                (a.kill, "-K"),
+                (a.events, "-E"),
+                (a.summary, "-s"),
+                (a.diag.is_some(), "-D"),
+            ];
+            if let Some((_, flag)) = other.iter().find(|(on, _)| *on) {
+                return Err(CliError::Usage(format!(
+                    "{flag} works on one namespace: use -N NETNS instead of --all-netns"
+                )));
+            }
+        }
+        if a.events && a.sort.is_some() {
+            return Err(CliError::Usage(
+                "--sort cannot order events that have not happened yet".into(),
+            ));
+        }
         let no_bytecode =
             a.no_bytecode || std::env::var_os("SOCKQ_NO_BYTECODE").is_some_and(|v| v == "1");
         Ok(Config {
@@ -318,6 +342,8 @@ impl Config {
             diag_file: a.diag.clone(),
             filter_file: a.filter_file.clone(),
             net: a.net.clone(),
+            all_netns: a.all_netns,
+            state_words,
             kill: a.kill,
             dry_run: a.dry_run,
             events: a.events,

@@ -1,11 +1,17 @@
 //! The output side of a run: one buffered writer, and the printer the
-//! format asks for. Sockets are printed as they arrive.
+//! format asks for. Sockets are printed as they arrive, except with
+//! `--sort`, which holds every row (socket and owners) until the end.
+//!
+//! A leading column can be added: the namespace label (`--all-netns`) or the
+//! event time (`-E`); JSON gets a `netns` or `time` field instead.
 
+use crate::args::SortKey;
 use crate::config::{Config, Format};
 use crate::error::CliError;
 use crate::names::Names;
 use crate::printer::table::{Layout, TablePrinter};
 use sockq_model::{Owner, Socket};
+use std::cmp::Reverse;
 use std::collections::HashMap;
 use std::io::{BufWriter, IsTerminal, StdoutLock};
 use std::path::{Path, PathBuf};
@@ -15,12 +21,11 @@ type Out = BufWriter<StdoutLock<'static>>;
 /// The screen width ss would use: the tty's, else `COLUMNS`, else none.
 fn screen_width() -> Option<usize> {
     let stdout = std::io::stdout();
-    if stdout.is_terminal() {
-        if let Ok(ws) = rustix::termios::tcgetwinsize(&stdout) {
-            if ws.ws_col > 0 {
-                return Some(usize::from(ws.ws_col));
-            }
-        }
+    if stdout.is_terminal()
+        && let Ok(ws) = rustix::termios::tcgetwinsize(&stdout)
+        && ws.ws_col > 0
+    {
+        return Some(usize::from(ws.ws_col));
     }
     std::env::var("COLUMNS")
         .ok()
@@ -28,18 +33,42 @@ fn screen_width() -> Option<usize> {
         .filter(|&c| c > 0)
 }
 
+/// The optional leading column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lead {
+    /// No leading column.
+    None,
+    /// `Netns`: the label given to [`Output::begin_netns`].
+    Netns,
+    /// `Time`: the time given to [`Output::set_time`].
+    Time,
+}
+
+/// A row held back by `--sort`.
+struct HeldRow {
+    socket: Socket,
+    owners: Vec<Owner>,
+    ns: usize,
+}
+
 /// Prints sockets in the configured format.
 pub struct Output<'a> {
     cfg: &'a Config,
     table: Option<TablePrinter<Out>>,
     json: Option<crate::printer::json::JsonPrinter<Out>>,
-    names: Names,
+    /// One set of name lookups per namespace (interface names differ).
+    names: Vec<Names>,
+    labels: Vec<String>,
+    cur: usize,
+    lead: Lead,
+    time: Option<f64>,
+    json_ns: Option<usize>,
     ext: crate::printer::ext::ExtOptions,
     cgroups: crate::cgroup::CgroupNames,
     proc_root: PathBuf,
     infos: HashMap<u32, Option<sockq_model::ProcessInfo>>,
     error: Option<std::io::Error>,
-    scratch: Vec<u8>,
+    held: Vec<HeldRow>,
 }
 
 impl<'a> Output<'a> {
@@ -48,6 +77,15 @@ impl<'a> Output<'a> {
         cfg: &'a Config,
         _owners: Option<&sockq_proc::OwnerMap>,
         proc_root: &Path,
+    ) -> Result<Output<'a>, CliError> {
+        Output::with_lead(cfg, proc_root, Lead::None)
+    }
+
+    /// Sets up the writer and a printer with a leading column.
+    pub fn with_lead(
+        cfg: &'a Config,
+        proc_root: &Path,
+        lead: Lead,
     ) -> Result<Output<'a>, CliError> {
         let w = BufWriter::with_capacity(128 << 10, std::io::stdout().lock());
         let (table, json) = match cfg.format {
@@ -58,6 +96,11 @@ impl<'a> Output<'a> {
                     cfg.queues,
                     cfg.show.processes,
                 );
+                l = match lead {
+                    Lead::None => l,
+                    Lead::Netns => l.with_lead("Netns"),
+                    Lead::Time => l.with_lead("Time"),
+                };
                 l.header = cfg.header;
                 l.screen = screen_width();
                 (Some(TablePrinter::new(w, l)), None)
@@ -75,7 +118,12 @@ impl<'a> Output<'a> {
             cfg,
             table,
             json,
-            names: Names::new(cfg.numeric, cfg.resolve),
+            names: vec![Names::new(cfg.numeric, cfg.resolve)],
+            labels: vec![String::new()],
+            cur: 0,
+            lead,
+            time: None,
+            json_ns: None,
             ext: crate::printer::ext::ExtOptions {
                 timers: show.timers,
                 extended: show.extended,
@@ -92,12 +140,38 @@ impl<'a> Output<'a> {
             proc_root: proc_root.to_path_buf(),
             infos: HashMap::new(),
             error: None,
-            scratch: Vec::new(),
+            held: Vec::new(),
         })
     }
 
-    /// Prints one socket.
+    /// The following sockets belong to the namespace `label`, whose
+    /// interface names `names` knows (made inside that namespace).
+    pub fn begin_netns(&mut self, label: String, names: Names) {
+        self.labels.push(label);
+        self.names.push(names);
+        self.cur = self.names.len() - 1;
+    }
+
+    /// The time shown with the following sockets (`-E`), in seconds since
+    /// the epoch.
+    pub fn set_time(&mut self, t: f64) {
+        self.time = Some(t);
+    }
+
+    /// Prints one socket (or holds it, with `--sort`).
     pub fn socket(&mut self, s: &Socket, owners: &[Owner]) -> std::io::Result<()> {
+        if self.cfg.sort.is_some() {
+            self.held.push(HeldRow {
+                socket: s.clone(),
+                owners: owners.to_vec(),
+                ns: self.cur,
+            });
+            return Ok(());
+        }
+        self.emit(s, owners, self.cur)
+    }
+
+    fn emit(&mut self, s: &Socket, owners: &[Owner], ns: usize) -> std::io::Result<()> {
         if self.cfg.show.process_info {
             for o in owners {
                 if !self.infos.contains_key(&o.pid) {
@@ -106,24 +180,29 @@ impl<'a> Output<'a> {
                 }
             }
         }
+        let Some(names) = self.names.get(ns) else {
+            return Ok(());
+        };
+        let label = self.labels.get(ns).map_or("", String::as_str);
         if let Some(j) = &mut self.json {
+            if self.lead == Lead::Time {
+                j.set_context(None, self.time);
+            } else if self.lead == Lead::Netns && self.json_ns != Some(ns) {
+                j.set_context(Some(label), None);
+                self.json_ns = Some(ns);
+            }
             let infos = &self.infos;
             let lookup = |pid: u32| infos.get(&pid).and_then(Option::as_ref);
             let cg = &self.cgroups;
-            return j.socket(s, owners, &self.cfg.show, &self.names, &lookup, &|id| {
-                cg.path(id)
-            });
+            return j.socket(s, owners, &self.cfg.show, names, &lookup, &|id| cg.path(id));
         }
         let Some(p) = &mut self.table else {
             return Ok(());
         };
-        crate::printer::row::socket_tokens(p, s, &self.names);
-        if self.cfg.show.processes && !owners.is_empty() {
-            self.scratch.clear();
-            crate::printer::process::write_users(&mut self.scratch, owners, self.cfg.show.threads);
-            // The column's delimiter stands for ss's leading space.
-            let tok = self.scratch.strip_prefix(b" ").unwrap_or(&self.scratch);
-            p.buf().extend_from_slice(tok);
+        crate::printer::row::socket_tokens(p, s, names);
+        // ss never lists users for netlink sockets: the owner is in the address.
+        if self.cfg.show.processes && !owners.is_empty() && s.table != sockq_model::Table::Netlink {
+            crate::printer::process::write_users(p.buf(), owners, self.cfg.show.threads);
         }
         p.cut();
         let cg = &self.cgroups;
@@ -146,7 +225,31 @@ impl<'a> Output<'a> {
             }
         }
         p.cut();
+        match self.lead {
+            Lead::None => {}
+            Lead::Netns => {
+                crate::sanitize::escape_bytes(p.buf(), label.as_bytes());
+                p.cut();
+            }
+            Lead::Time => {
+                let t = self.time.unwrap_or(0.0);
+                let _ = std::io::Write::write_fmt(p.buf(), format_args!("{t:.3}"));
+                p.cut();
+            }
+        }
         p.end_row()
+    }
+
+    /// Renders and flushes what is buffered now (`-E`: one event at a time,
+    /// each line with its own widths, as ss).
+    pub fn flush_now(&mut self) -> std::io::Result<()> {
+        if let Some(p) = &mut self.table {
+            p.flush_rows()?;
+        }
+        if let Some(j) = &mut self.json {
+            j.flush()?;
+        }
+        Ok(())
     }
 
     /// Remembers the first write error; the run stops and reports it.
@@ -156,10 +259,17 @@ impl<'a> Output<'a> {
         }
     }
 
-    /// Flushes everything.
+    /// Prints the held rows (`--sort`) and flushes everything.
     pub fn finish(mut self) -> Result<(), CliError> {
         if let Some(e) = self.error.take() {
             return Err(e.into());
+        }
+        if let Some(key) = self.cfg.sort {
+            let mut rows = std::mem::take(&mut self.held);
+            sort_rows(&mut rows, key);
+            for r in &rows {
+                self.emit(&r.socket, &r.owners, r.ns)?;
+            }
         }
         if let Some(p) = &mut self.table {
             p.finish()?;
@@ -168,5 +278,71 @@ impl<'a> Output<'a> {
             j.finish()?;
         }
         Ok(())
+    }
+}
+
+/// Orders held rows by `key`; ties keep dump order (a stable sort).
+fn sort_rows(rows: &mut [HeldRow], key: SortKey) {
+    let port = |e: &sockq_model::Endpoint| e.inet().map(|(a, p)| (p, a));
+    match key {
+        SortKey::Lport => rows.sort_by_key(|r| port(&r.socket.local)),
+        SortKey::Pport => rows.sort_by_key(|r| port(&r.socket.peer)),
+        SortKey::State => rows.sort_by_key(|r| r.socket.state.as_u8()),
+        SortKey::RecvQ => rows.sort_by_key(|r| Reverse(r.socket.recv_q)),
+        SortKey::SendQ => rows.sort_by_key(|r| Reverse(r.socket.send_q)),
+        // Rows without an owner go last.
+        SortKey::Pid => rows.sort_by_key(|r| {
+            r.owners
+                .iter()
+                .map(|o| o.pid)
+                .min()
+                .map_or((1, 0), |p| (0, p))
+        }),
+        SortKey::Inode => rows.sort_by_key(|r| r.socket.inode),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sockq_model::{Endpoint, Family, State, Table};
+    use std::net::{IpAddr, Ipv4Addr};
+
+    fn row(lport: u16, state: State, recv_q: u32) -> HeldRow {
+        let mut s = Socket::new(Table::Tcp, Family::Inet, state);
+        s.local = Endpoint::Inet {
+            addr: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: lport,
+        };
+        s.recv_q = recv_q;
+        HeldRow {
+            socket: s,
+            owners: Vec::new(),
+            ns: 0,
+        }
+    }
+
+    fn ports(rows: &[HeldRow]) -> Vec<u16> {
+        rows.iter()
+            .filter_map(|r| r.socket.local.inet().map(|(_, p)| p))
+            .collect()
+    }
+
+    #[test]
+    fn sorts_by_key_stably() {
+        let mut rows = vec![
+            row(80, State::Listen, 0),
+            row(22, State::Established, 5),
+            row(443, State::Listen, 9),
+            row(22, State::Listen, 1),
+        ];
+        sort_rows(&mut rows, SortKey::Lport);
+        assert_eq!(ports(&rows), [22, 22, 80, 443]);
+        // Equal ports keep their order.
+        assert_eq!(rows[0].socket.state, State::Established);
+        sort_rows(&mut rows, SortKey::RecvQ);
+        assert_eq!(ports(&rows), [443, 22, 22, 80]);
+        sort_rows(&mut rows, SortKey::State);
+        assert_eq!(rows[0].socket.state, State::Established);
     }
 }

@@ -35,19 +35,37 @@ fn inet_extensions(cfg: &Config) -> u8 {
 }
 
 /// Where sockets come from for the TCP table.
-enum TcpSource {
+pub(crate) enum TcpSource {
+    /// A sock_diag dump.
     Kernel,
+    /// `TCPDIAG_FILE`: replies saved by `-D`.
     Replay(Vec<u8>),
+}
+
+/// What one run dumps, resolved once from the config and the filter.
+pub(crate) struct Plan {
+    /// The families left after the filter's family restriction.
+    pub families: sockq_model::FamilySet,
+    /// The tables to dump, in output order.
+    pub tables: Vec<Table>,
 }
 
 /// Runs the whole command.
 pub fn run(cfg: &Config) -> Result<Outcome, CliError> {
-    let filters = filtering::build(cfg)?;
-    if cfg.explain {
-        let mut out = std::io::stdout().lock();
-        writeln!(out, "{}", filters.explain())?;
-        return Ok(Outcome { code: 0 });
+    if cfg.all_netns {
+        return crate::netns::run_all(cfg);
     }
+    if let Some(spec) = &cfg.net {
+        let target = crate::netns::Target::parse(spec)?;
+        // The whole run happens on a thread inside the namespace: sockets,
+        // interface names, /proc/thread-self/net and -s all answer for it.
+        return crate::netns::run_inside(&target, || run_here(cfg, true));
+    }
+    run_here(cfg, false)
+}
+
+/// The tables and families a run dumps, or `None` when the filter leaves none.
+pub(crate) fn plan(cfg: &Config, filters: &FilterSet) -> Option<Plan> {
     let mut families = cfg.families;
     if let Some(r) = filters.family_restriction() {
         families = sockq_model::FamilySet(families.0 & r.0);
@@ -56,22 +74,60 @@ pub fn run(cfg: &Config) -> Result<Outcome, CliError> {
         .tables
         .iter_output_order()
         .filter(|t| !sockq_model::FamilySet(t.families().0 & families.0).is_empty())
+        .filter(|t| !cfg.kill || t.is_inet())
         .collect();
     if tables.is_empty() {
-        eprintln!("sockq: no socket tables to show with such filter");
+        return None;
+    }
+    Some(Plan { families, tables })
+}
+
+/// The `/proc` to read network files from: the calling thread's view when
+/// it entered another namespace (`/proc/net` follows the main thread).
+pub(crate) fn net_root(proc_root: &Path, in_netns: bool) -> PathBuf {
+    if in_netns {
+        proc_root.join("thread-self")
+    } else {
+        proc_root.to_path_buf()
+    }
+}
+
+/// Runs the command in the calling thread's namespace. `in_netns`: the
+/// thread entered a namespace of its own (`-N`).
+fn run_here(cfg: &Config, in_netns: bool) -> Result<Outcome, CliError> {
+    if cfg.kill {
+        crate::kill::check_selection(cfg)?;
+    }
+    let filters = filtering::build(cfg)?;
+    if cfg.explain {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{}", filters.explain())?;
         return Ok(Outcome { code: 0 });
     }
+    if cfg.events {
+        return crate::events::run_events(cfg, &filters);
+    }
+    let Some(plan) = plan(cfg, &filters) else {
+        if cfg.kill {
+            return Err(CliError::Usage(
+                "-K closes inet sockets only: select tcp, udp, raw, sctp or dccp".into(),
+            ));
+        }
+        eprintln!("sockq: no socket tables to show with such filter");
+        return Ok(Outcome { code: 0 });
+    };
 
     let proc_root = PathBuf::from(std::env::var_os("PROC_ROOT").unwrap_or_else(|| "/proc".into()));
+    let net_proc = net_root(&proc_root, in_netns);
     if cfg.summary {
-        print_summary(cfg, &proc_root)?;
+        print_summary(cfg, &net_proc)?;
         // As ss: with no table, family or filter given, the summary is all.
         if !cfg.explicit_tables && cfg.filter_words.is_empty() && cfg.filter_file.is_none() {
             return Ok(Outcome { code: 0 });
         }
     }
     if let Some(path) = &cfg.diag_file {
-        return write_diag_dump(cfg, &filters, families, path);
+        return write_diag_dump(cfg, &filters, plan.families, path);
     }
     let tcp_source = match std::env::var_os("TCPDIAG_FILE") {
         Some(p) => TcpSource::Replay(std::fs::read(&p).map_err(|e| {
@@ -83,56 +139,139 @@ pub fn run(cfg: &Config) -> Result<Outcome, CliError> {
         None => TcpSource::Kernel,
     };
 
-    let owners = if cfg.show.processes || filters.needs_owners() {
-        let opts = sockq_proc::ScanOptions {
-            proc_root: proc_root.clone(),
-            threads: cfg.show.threads,
-        };
-        let map = sockq_proc::scan(&opts)
-            .map_err(|e| CliError::Runtime(format!("scanning processes: {e}")))?;
-        if map.denied() > 0 {
-            eprintln!(
-                "sockq: {} processes could not be read (permission denied); their sockets show no owner. Run as root to see every owner.",
-                map.denied()
-            );
-        }
-        Some(map)
+    let owners = scan_owners(cfg, &filters, &proc_root)?;
+    let mut out = Output::new(cfg, owners.as_ref(), &proc_root)?;
+    let mut killer = if cfg.kill && !cfg.dry_run {
+        Some(crate::kill::Killer::new()?)
     } else {
         None
     };
-
-    let mut out = Output::new(cfg, owners.as_ref(), &proc_root)?;
-    let mut nl: Option<DiagSocket> = None;
-    let ext = inet_extensions(cfg);
-    let failed = Cell::new(false);
+    let families = plan.families;
     let mut on_socket = |s: &Socket| -> ControlFlow<()> {
-        if !cfg.states.contains(s.state) || !families.contains(s.family) {
+        let Some(own) = selected(cfg, families, &filters, owners.as_ref(), s) else {
             return ControlFlow::Continue(());
-        }
-        let no_owners: &[sockq_model::Owner] = &[];
-        let own = owners.as_ref().map_or(no_owners, |m| m.owners(s.inode));
-        if !filters.matches(s, own) {
+        };
+        if let Some(k) = &mut killer
+            && !k.kill(s)
+        {
             return ControlFlow::Continue(());
         }
         if let Err(e) = out.socket(s, own) {
             out.set_error(e);
-            failed.set(true);
             return ControlFlow::Break(());
         }
         ControlFlow::Continue(())
     };
+    dump_tables(
+        cfg,
+        &plan,
+        filters.bytecode().as_deref(),
+        filters.sends_bytecode(),
+        &tcp_source,
+        &net_proc,
+        &mut on_socket,
+    )?;
+    out.finish()?;
+    if let Some(k) = killer {
+        k.outcome()?;
+    }
+    Ok(Outcome { code: 0 })
+}
 
+/// The process map, when `-p` or the filter needs it.
+pub(crate) fn scan_owners(
+    cfg: &Config,
+    filters: &FilterSet,
+    proc_root: &Path,
+) -> Result<Option<sockq_proc::OwnerMap>, CliError> {
+    if !(cfg.show.processes || filters.needs_owners()) {
+        return Ok(None);
+    }
+    let opts = sockq_proc::ScanOptions {
+        proc_root: proc_root.to_path_buf(),
+        threads: cfg.show.threads,
+    };
+    let map = sockq_proc::scan(&opts)
+        .map_err(|e| CliError::Runtime(format!("scanning processes: {e}")))?;
+    if map.denied() > 0 {
+        eprintln!(
+            "sockq: {} processes could not be read (permission denied); their sockets show no owner. Run as root to see every owner.",
+            map.denied()
+        );
+    }
+    Ok(Some(map))
+}
+
+/// The socket's owners when it passes the state mask, the families and the
+/// filter; `None` when it is not shown.
+pub(crate) fn selected<'m>(
+    cfg: &Config,
+    families: sockq_model::FamilySet,
+    filters: &FilterSet,
+    owners: Option<&'m sockq_proc::OwnerMap>,
+    s: &Socket,
+) -> Option<&'m [sockq_model::Owner]> {
+    if !cfg.states.contains(s.state) || !families.contains(s.family) {
+        return None;
+    }
+    let no_owners: &[sockq_model::Owner] = &[];
+    let own = owners.map_or(no_owners, |m| m.owners(s.inode));
+    filters.matches(s, own).then_some(own)
+}
+
+fn open_diag() -> Result<DiagSocket, CliError> {
+    DiagSocket::new().map_err(|e| CliError::Netlink {
+        context: "opening a sock_diag socket".into(),
+        source: e,
+    })
+}
+
+/// Dumps every table of `plan` in the calling thread's namespace and feeds
+/// each socket to `on_socket` until it breaks. `net_proc` is the `/proc`
+/// whose `net/` files serve as the fallback.
+pub(crate) fn dump_tables(
+    cfg: &Config,
+    plan: &Plan,
+    bytecode: Option<&[u8]>,
+    sends_bytecode: bool,
+    tcp_source: &TcpSource,
+    net_proc: &Path,
+    on_socket: &mut dyn FnMut(&Socket) -> ControlFlow<()>,
+) -> Result<(), CliError> {
+    let families = plan.families;
+    let stopped = Cell::new(false);
+    let mut on_socket = |s: &Socket| {
+        let r = on_socket(s);
+        if r.is_break() {
+            stopped.set(true);
+        }
+        r
+    };
+    let mut nl: Option<DiagSocket> = None;
+    let ext = inet_extensions(cfg);
     let mut dumped = sockq_model::FamilySet::EMPTY;
-    'tables: for table in tables {
+    'tables: for &table in &plan.tables {
         if table.is_inet() {
-            if table == Table::Tcp {
-                if let TcpSource::Replay(data) = &tcp_source {
-                    sockq_netlink::replay(data, &mut on_socket)
-                        .map_err(|e| CliError::Runtime(format!("replaying TCPDIAG_FILE: {e}")))?;
-                    continue;
-                }
+            if table == Table::Tcp
+                && let TcpSource::Replay(data) = tcp_source
+            {
+                sockq_netlink::replay(data, &mut on_socket)
+                    .map_err(|e| CliError::Runtime(format!("replaying TCPDIAG_FILE: {e}")))?;
+                continue;
             }
-            for family in [Family::Inet, Family::Inet6] {
+            // TCP in both families with few IPv6 sockets: one kernel walk
+            // instead of two (see sockq_netlink::both). `None` stands for both.
+            let both = table == Table::Tcp
+                && families.contains(Family::Inet)
+                && families.contains(Family::Inet6)
+                && sockq_netlink::tcp6_in_use(net_proc).is_some_and(|n| n <= BOTH_MAX_V6);
+            let units: &[Option<Family>] = if both {
+                &[None]
+            } else {
+                &[Some(Family::Inet), Some(Family::Inet6)]
+            };
+            for &unit in units {
+                let family = unit.unwrap_or(Family::Inet);
                 if !families.contains(family) {
                     continue;
                 }
@@ -141,27 +280,28 @@ pub fn run(cfg: &Config) -> Result<Outcome, CliError> {
                     table,
                     states: cfg.states,
                     extensions: ext,
-                    bytecode: filters.bytecode(),
+                    bytecode: bytecode.map(<[u8]>::to_vec),
                 };
                 let sock = match &mut nl {
                     Some(s) => s,
-                    None => nl.insert(DiagSocket::new().map_err(|e| CliError::Netlink {
-                        context: "opening a sock_diag socket".into(),
-                        source: e,
-                    })?),
+                    None => nl.insert(open_diag()?),
                 };
-                match sock.dump_inet(&req, &mut on_socket) {
+                let result = if unit.is_some() {
+                    sock.dump_inet(&req, &mut on_socket)
+                } else {
+                    sock.dump_tcp_both(&req, &mut on_socket)
+                };
+                match result {
                     Ok(()) => {}
                     Err(NlError::ProtocolMissing { .. })
-                        if sockq_netlink::procnet::proc_path(table, family, &proc_root)
-                            .is_some() =>
+                        if sockq_netlink::procnet::proc_path(table, family, net_proc).is_some() =>
                     {
                         // No diag module (raw here): read /proc/net as ss does.
                         match sockq_netlink::procnet::read_inet(
                             table,
                             family,
                             cfg.states,
-                            &proc_root,
+                            net_proc,
                             &mut on_socket,
                         ) {
                             Ok(()) => {}
@@ -177,12 +317,12 @@ pub fn run(cfg: &Config) -> Result<Outcome, CliError> {
                         }
                     }
                     Err(NlError::ProtocolMissing { what }) => {
-                        out_warn(&format!("{what}; {table} sockets are not shown"));
+                        out_warn(&format!(
+                            "{what}: not supported by this kernel (no sock_diag module); {table} sockets are not shown"
+                        ));
                         continue 'tables;
                     }
-                    Err(NlError::Kernel { errno, context })
-                        if errno == EPERM && filters.sends_bytecode() =>
-                    {
+                    Err(NlError::Kernel { errno, context }) if errno == EPERM && sends_bytecode => {
                         return Err(CliError::Runtime(format!(
                             "{context}: the kernel refused the filter (permission denied): fwmark filters need CAP_NET_ADMIN, run as root"
                         )));
@@ -194,7 +334,7 @@ pub fn run(cfg: &Config) -> Result<Outcome, CliError> {
                         });
                     }
                 }
-                if failed.get() {
+                if stopped.get() {
                     break 'tables;
                 }
             }
@@ -209,15 +349,14 @@ pub fn run(cfg: &Config) -> Result<Outcome, CliError> {
             dumped = dumped.with(family);
             let sock = match &mut nl {
                 Some(s) => s,
-                None => nl.insert(DiagSocket::new().map_err(|e| CliError::Netlink {
-                    context: "opening a sock_diag socket".into(),
-                    source: e,
-                })?),
+                None => nl.insert(open_diag()?),
             };
             match crate::families::dump(family, cfg, cfg.tables, sock, &mut on_socket) {
                 Ok(()) => {}
                 Err(NlError::ProtocolMissing { what }) => {
-                    out_warn(&format!("{what}; {family} sockets are not shown"));
+                    out_warn(&format!(
+                        "{what}: not supported by this kernel (no sock_diag module); {family} sockets are not shown"
+                    ));
                 }
                 Err(e) => {
                     return Err(CliError::Netlink {
@@ -227,14 +366,16 @@ pub fn run(cfg: &Config) -> Result<Outcome, CliError> {
                 }
             }
         }
-        if failed.get() {
+        if stopped.get() {
             break;
         }
     }
-    drop(on_socket);
-    out.finish()?;
-    Ok(Outcome { code: 0 })
+    Ok(())
 }
+
+/// Up to this many IPv6 TCP sockets, their replies are held while the
+/// single walk of both families returns IPv4 first (about 150 bytes each).
+const BOTH_MAX_V6: u64 = 20_000;
 
 /// EPERM: the kernel's answer to a MARK_COND op without CAP_NET_ADMIN.
 const EPERM: i32 = 1;
@@ -288,11 +429,11 @@ fn write_diag_dump(
         nl.dump_raw(&bytes, &mut |ty, payload| {
             if ty == sockq_netlink::msg::SOCK_DIAG_BY_FAMILY {
                 let s = sockq_netlink::decode_inet(payload, Table::Tcp)?;
-                if filters.matches(&s, &[]) {
-                    if let Err(e) = write_message(&mut w, ty, payload) {
-                        io_err = Some(e);
-                        return Ok(ControlFlow::Break(()));
-                    }
+                if filters.matches(&s, &[])
+                    && let Err(e) = write_message(&mut w, ty, payload)
+                {
+                    io_err = Some(e);
+                    return Ok(ControlFlow::Break(()));
                 }
             }
             Ok(ControlFlow::Continue(()))
@@ -328,7 +469,7 @@ fn write_message(w: &mut dyn Write, ty: u16, payload: &[u8]) -> std::io::Result<
 /// `-s`: counts every TCP, UDP and RAW socket of this namespace from its
 /// own dumps (all states, both families), then prints ss's summary layout,
 /// or a JSON object with `--json`.
-fn print_summary(cfg: &Config, proc_root: &Path) -> Result<(), CliError> {
+fn print_summary(cfg: &Config, net_proc: &Path) -> Result<(), CliError> {
     use crate::printer::summary::{Sockstat, SummaryCounts, write_summary};
     let mut counts = SummaryCounts::default();
     let mut missing: Vec<Table> = Vec::new();
@@ -348,7 +489,7 @@ fn print_summary(cfg: &Config, proc_root: &Path) -> Result<(), CliError> {
                     table,
                     family,
                     sockq_model::StateSet::ALL,
-                    proc_root,
+                    net_proc,
                     &mut add,
                 ),
                 r => r,
@@ -358,10 +499,9 @@ fn print_summary(cfg: &Config, proc_root: &Path) -> Result<(), CliError> {
             }
         }
     }
-    // Per-thread /proc view: right even when this thread entered a namespace.
+    // net_proc is /proc/thread-self when this thread entered a namespace.
     let read = |f: &str| {
-        std::fs::read_to_string(proc_root.join("thread-self/net").join(f))
-            .or_else(|_| std::fs::read_to_string(proc_root.join("net").join(f)))
+        std::fs::read_to_string(net_proc.join("net").join(f))
             .map(|t| Sockstat::parse(&t))
             .unwrap_or_default()
     };

@@ -36,8 +36,14 @@ pub fn compat_request(req: &InetRequest, seq: u32) -> Result<Vec<u8>, Error> {
         msg::push_attr(&mut out, INET_DIAG_REQ_BYTECODE, code)?;
     }
     let len = u32::try_from(out.len()).map_err(|_| Error::Invalid("request too large".into()))?;
-    NlHeader { len, ty: TCPDIAG_GETSOCK, flags: NLM_F_REQUEST | NLM_F_DUMP, seq, pid: 0 }
-        .write(&mut out);
+    NlHeader {
+        len,
+        ty: TCPDIAG_GETSOCK,
+        flags: NLM_F_REQUEST | NLM_F_DUMP,
+        seq,
+        pid: 0,
+    }
+    .write(&mut out);
     Ok(out)
 }
 
@@ -87,7 +93,10 @@ impl DiagSocket {
             Ok(flow)
         })
         .map_err(|e| match e {
-            Error::Kernel { errno, .. } => Error::Kernel { errno, context: "tcp (inet, inet6) sock_diag dump".into() },
+            Error::Kernel { errno, .. } => Error::Kernel {
+                errno,
+                context: "tcp (inet, inet6) sock_diag dump".into(),
+            },
             e => e,
         })?;
         if stopped {
@@ -96,7 +105,9 @@ impl DiagSocket {
         let mut rest = stash.as_slice();
         while let Some((len, tail)) = rest.split_first_chunk::<4>() {
             let n = u32::from_ne_bytes(*len) as usize;
-            let Some((payload, next)) = tail.split_at_checked(n) else { break };
+            let Some((payload, next)) = tail.split_at_checked(n) else {
+                break;
+            };
             let s = decode_inet(payload, Table::Tcp)?;
             if on_socket(&s).is_break() {
                 break;

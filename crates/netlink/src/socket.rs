@@ -322,6 +322,8 @@ pub fn dump_from_bytes(data: &[u8], on_msg: &mut OnMessage<'_>) -> Result<(), Er
     let mut state = DumpState::new(None, "captured sock_diag dump".into());
     match state.feed(data, on_msg) {
         Some(r) => r,
+        // A message that failed to decode says more than the missing DONE.
+        None if matches!(state.pending, Pending::Failed(_)) => state.finish(0, true),
         None => Err(Error::Truncated {
             what: "captured sock_diag dump (no NLMSG_DONE)".into(),
             want: data.len() + msg::NLMSG_HDRLEN,

@@ -16,6 +16,8 @@ pub struct JsonPrinter<W: Write> {
     lines: bool,
     count: u64,
     buf: Vec<u8>,
+    netns: Option<String>,
+    time: Option<f64>,
 }
 
 /// A tiny JSON object writer over a byte buffer.
@@ -317,7 +319,22 @@ impl<W: Write> JsonPrinter<W> {
             lines,
             count: 0,
             buf: Vec::with_capacity(1024),
+            netns: None,
+            time: None,
         }
+    }
+
+    /// Fields written first in the following objects: `netns` (the
+    /// namespace label, `--all-netns`) and `time` (seconds since the epoch,
+    /// `-E`). `None` leaves a field out.
+    pub fn set_context(&mut self, netns: Option<&str>, time: Option<f64>) {
+        self.netns = netns.map(str::to_owned);
+        self.time = time;
+    }
+
+    /// Flushes what was written (`-E` prints each event at once).
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
     }
 
     /// Writes one socket object.
@@ -336,6 +353,12 @@ impl<W: Write> JsonPrinter<W> {
             b.extend_from_slice(if self.count == 0 { b"[\n" } else { b",\n" });
         }
         let mut o = Obj::new(b);
+        if let Some(n) = &self.netns {
+            o.str("netns", n.as_bytes());
+        }
+        if let Some(t) = self.time {
+            o.float("time", t);
+        }
         o.str("netid", s.table.netid().as_bytes());
         o.str("state", s.state.name().as_bytes());
         o.num("recv_q", s.recv_q).num("send_q", s.send_q);
@@ -519,4 +542,139 @@ pub fn summary(b: &mut Vec<u8>, c: &super::summary::SummaryCounts) {
     });
     o.end();
     b.push(b'\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sockq_model::{Comm, Family, Shutdown, SkMem, State, Table, Timer, TimerKind, UnixName};
+    use std::net::Ipv4Addr;
+
+    fn render(s: &Socket, owners: &[Owner], show: Show) -> String {
+        let names = Names::new(true, false);
+        let mut p = JsonPrinter::new(Vec::new(), true);
+        p.socket(s, owners, &show, &names, &|_| None, &|_| {
+            Some("/system.slice/x.service".into())
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        String::from_utf8_lossy(&p.out).into_owned()
+    }
+
+    fn tcp() -> Socket {
+        let mut s = Socket::new(Table::Tcp, Family::Inet, State::Established);
+        s.local = Endpoint::Inet {
+            addr: Ipv4Addr::new(10, 0, 0, 1).into(),
+            port: 22,
+        };
+        s.peer = Endpoint::Inet {
+            addr: Ipv4Addr::new(10, 0, 0, 2).into(),
+            port: 50312,
+        };
+        s.inode = 15834;
+        s.cookie = 5;
+        s.uid = Some(0);
+        s.timer = Some(Timer {
+            kind: TimerKind::Keepalive,
+            expires_ms: 7153358,
+            retrans: 0,
+        });
+        s.shutdown = Some(Shutdown(0));
+        s.cgroup_id = Some(42);
+        s.skmem = Some(SkMem {
+            rmem_alloc: 0,
+            rcvbuf: 131072,
+            sndbuf: 87040,
+            ..SkMem::default()
+        });
+        s
+    }
+
+    #[test]
+    fn inet_plain_and_detailed() {
+        let s = tcp();
+        assert_eq!(
+            render(&s, &[], Show::default()),
+            r#"{"netid":"tcp","state":"ESTAB","recv_q":0,"send_q":0,"local":{"address":"10.0.0.1","port":22},"peer":{"address":"10.0.0.2","port":50312},"inode":15834,"cookie":5,"uid":0}
+"#
+        );
+        let show = Show {
+            timers: true,
+            extended: true,
+            memory: true,
+            processes: true,
+            ..Show::default()
+        };
+        let owners = [Owner {
+            comm: Comm::new(b"ssh\"d"),
+            pid: 7,
+            tid: None,
+            fd: 3,
+        }];
+        assert_eq!(
+            render(&s, &owners, show),
+            r#"{"netid":"tcp","state":"ESTAB","recv_q":0,"send_q":0,"local":{"address":"10.0.0.1","port":22},"peer":{"address":"10.0.0.2","port":50312},"inode":15834,"cookie":5,"uid":0,"timer":{"name":"keepalive","expires_ms":7153358,"retrans":0},"shutdown":"<->","cgroup_id":42,"cgroup":"/system.slice/x.service","skmem":{"rmem_alloc":0,"rcvbuf":131072,"wmem_alloc":0,"sndbuf":87040,"fwd_alloc":0,"wmem_queued":0,"optmem":0},"users":[{"comm":"ssh\"d","pid":7,"fd":3}]}
+"#
+        );
+    }
+
+    #[test]
+    fn unix_packet_netlink() {
+        let mut u = Socket::new(Table::UnixDgram, Family::Unix, State::Close);
+        u.local = Endpoint::Unix {
+            name: Some(UnixName::Abstract(b"x\0y\n".to_vec())),
+            inode: 9,
+        };
+        u.peer = Endpoint::Unix {
+            name: Some(UnixName::Path(b"/run/p".to_vec())),
+            inode: 10,
+        };
+        u.inode = 9;
+        assert_eq!(
+            render(&u, &[], Show::default()),
+            r#"{"netid":"u_dgr","state":"UNCONN","recv_q":0,"send_q":0,"local":{"name":"@x@y\n","abstract":true,"inode":9},"peer":{"name":"/run/p","abstract":false,"inode":10},"inode":9}
+"#
+        );
+        let mut p = Socket::new(Table::PacketRaw, Family::Packet, State::Close);
+        p.local = Endpoint::Packet {
+            protocol: 0x0800,
+            ifindex: 0,
+        };
+        p.inode = 3;
+        assert_eq!(
+            render(&p, &[], Show::default()),
+            r#"{"netid":"p_raw","state":"UNCONN","recv_q":0,"send_q":0,"local":{"protocol":2048,"protocol_name":"ip"},"peer":{},"inode":3}
+"#
+        );
+        let mut n = Socket::new(Table::Netlink, Family::Netlink, State::Close);
+        n.local = Endpoint::Netlink {
+            protocol: 4,
+            portid: -1,
+        };
+        n.peer = Endpoint::NetlinkPeer {
+            group: 0,
+            portid: 0,
+        };
+        assert_eq!(
+            render(&n, &[], Show::default()),
+            r#"{"netid":"nl","state":"UNCONN","recv_q":0,"send_q":0,"local":{"protocol":4,"protocol_name":"tcpdiag","portid":-1},"peer":{"group":0,"portid":0},"inode":0}
+"#
+        );
+    }
+
+    #[test]
+    fn array_framing() {
+        let names = Names::new(true, false);
+        let mut p = JsonPrinter::new(Vec::new(), false);
+        p.finish().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(p.out, b"[]\n");
+        let mut p = JsonPrinter::new(Vec::new(), false);
+        for _ in 0..2 {
+            p.socket(&tcp(), &[], &Show::default(), &names, &|_| None, &|_| None)
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        p.finish().unwrap_or_else(|e| panic!("{e}"));
+        let v: Vec<serde_json::Value> =
+            serde_json::from_slice(&p.out).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(v.len(), 2);
+    }
 }

@@ -13,7 +13,7 @@
 use std::io::{self, Write};
 
 /// Render and drop the buffered rows once this many bytes are buffered.
-pub const CHUNK_LIMIT: usize = 4 << 20;
+pub const CHUNK_LIMIT: usize = 2 << 20;
 
 /// Column indices.
 pub const NETID: usize = 0;
@@ -31,12 +31,20 @@ pub const LPORT: usize = 5;
 pub const PADDR: usize = 6;
 /// Peer port.
 pub const PPORT: usize = 7;
-/// Process (`users:(…)`, without ss's leading space).
+/// Process (` users:(…)`, with ss's leading space).
 pub const PROCESS: usize = 8;
 /// Free-form details, never padded.
 pub const EXT: usize = 9;
+/// Optional leading column (Netns with `--all-netns`, Time with `-E`): its
+/// token is written last in a row but printed first.
+pub const LEAD: usize = 10;
 /// Number of tokens per row.
-pub const NCOLS: usize = 10;
+pub const NCOLS: usize = 11;
+
+/// The padded columns in printing order (EXT follows, unpadded).
+const DISPLAY: [usize; 10] = [
+    LEAD, NETID, STATE, RECVQ, SENDQ, LADDR, LPORT, PADDR, PPORT, PROCESS,
+];
 
 const HEADERS: [&str; NCOLS] = [
     "Netid",
@@ -49,12 +57,14 @@ const HEADERS: [&str; NCOLS] = [
     "Port",
     "Process",
     "",
+    "",
 ];
-// Process gets a one-space delimiter (ss puts the space inside its token,
-// which makes the header read `Port` + `Process` with no space between).
-const LDELIM: [usize; NCOLS] = [0, 1, 1, 1, 1, 0, 1, 0, 1, 0];
+// As in ss, the Process token carries its own leading space, so the header
+// can read `Peer Address:PortProcess`: jc's ss parser relies on that.
+// Netid's delimiter only shows when the lead column precedes it.
+const LDELIM: [usize; NCOLS] = [1, 1, 1, 1, 1, 0, 1, 0, 0, 0, 0];
 const RIGHT: [bool; NCOLS] = [
-    false, false, false, false, true, false, true, false, false, false,
+    false, false, false, false, true, false, true, false, false, false, false,
 ];
 const SPACES: [u8; 256] = [b' '; 256];
 
@@ -67,6 +77,8 @@ pub struct Layout {
     pub header: bool,
     /// Screen width (a tty or `COLUMNS`); `None` renders compactly.
     pub screen: Option<usize>,
+    /// Header of the leading column, when it is enabled.
+    pub lead_header: &'static str,
 }
 
 impl Layout {
@@ -78,11 +90,20 @@ impl Layout {
         enabled[RECVQ] = queues;
         enabled[SENDQ] = queues;
         enabled[PROCESS] = process;
+        enabled[LEAD] = false;
         Layout {
             enabled,
             header: true,
             screen: None,
+            lead_header: "",
         }
+    }
+
+    /// Enables the leading column with this header.
+    pub fn with_lead(mut self, header: &'static str) -> Layout {
+        self.enabled[LEAD] = true;
+        self.lead_header = header;
+        self
     }
 }
 
@@ -91,12 +112,13 @@ impl Layout {
 pub struct TablePrinter<W: Write> {
     out: W,
     layout: Layout,
+    /// Tokens, each followed by a NUL (names are escaped, so no token holds
+    /// one): no per-row offsets to store.
     arena: Vec<u8>,
-    /// Token end offsets per row (relative to the row's start).
-    rows: Vec<[u32; NCOLS]>,
+    nrows: usize,
     row_start: usize,
+    tok_start: usize,
     ntok: usize,
-    cur: [u32; NCOLS],
     max: [usize; NCOLS],
     header_pending: bool,
 }
@@ -107,11 +129,13 @@ impl<W: Write> TablePrinter<W> {
         let mut p = TablePrinter {
             out,
             layout,
-            arena: Vec::with_capacity(64 << 10),
-            rows: Vec::new(),
+            // Reserved once, so the arena never reallocates (and copies)
+            // while it fills; pages are only touched as rows are written.
+            arena: Vec::with_capacity(CHUNK_LIMIT + (64 << 10)),
+            nrows: 0,
             row_start: 0,
+            tok_start: 0,
             ntok: 0,
-            cur: [0; NCOLS],
             max: [0; NCOLS],
             header_pending: layout.header,
         };
@@ -119,6 +143,7 @@ impl<W: Write> TablePrinter<W> {
             for (i, h) in HEADERS.iter().enumerate() {
                 p.max[i] = h.len();
             }
+            p.max[LEAD] = layout.lead_header.len();
         }
         p
     }
@@ -131,7 +156,13 @@ impl<W: Write> TablePrinter<W> {
     /// Ends the current token.
     pub fn cut(&mut self) {
         if self.ntok < NCOLS {
-            self.cur[self.ntok] = (self.arena.len() - self.row_start) as u32;
+            let len = self.arena.len() - self.tok_start;
+            debug_assert!(!self.arena[self.tok_start..].contains(&0), "NUL in a token");
+            if len > self.max[self.ntok] {
+                self.max[self.ntok] = len;
+            }
+            self.arena.push(0);
+            self.tok_start = self.arena.len();
             self.ntok += 1;
         }
     }
@@ -141,16 +172,7 @@ impl<W: Write> TablePrinter<W> {
         while self.ntok < NCOLS {
             self.cut();
         }
-        let mut prev = 0usize;
-        for i in 0..NCOLS {
-            let end = self.cur[i] as usize;
-            let len = end.saturating_sub(prev);
-            if len > self.max[i] {
-                self.max[i] = len;
-            }
-            prev = end;
-        }
-        self.rows.push(self.cur);
+        self.nrows += 1;
         self.ntok = 0;
         self.row_start = self.arena.len();
         if self.arena.len() >= CHUNK_LIMIT {
@@ -162,6 +184,7 @@ impl<W: Write> TablePrinter<W> {
     /// Drops a row that was started but is not wanted.
     pub fn abandon_row(&mut self) {
         self.arena.truncate(self.row_start);
+        self.tok_start = self.row_start;
         self.ntok = 0;
     }
 
@@ -170,7 +193,7 @@ impl<W: Write> TablePrinter<W> {
         let screen = self.layout.screen.unwrap_or(usize::MAX);
         let mut w = [0usize; NCOLS];
         let mut first = true;
-        for c in 0..EXT {
+        for c in DISPLAY {
             if !en[c] {
                 continue;
             }
@@ -188,7 +211,7 @@ impl<W: Write> TablePrinter<W> {
             // ss's second pass: split the columns into screen-wide lines and
             // spread each line's spare width, the remainder going to the
             // rightmost columns.
-            let cols: Vec<usize> = (0..EXT).filter(|c| en[*c]).collect();
+            let cols: Vec<usize> = DISPLAY.into_iter().filter(|c| en[*c]).collect();
             let mut line: Vec<usize> = Vec::new();
             let mut used = 0usize;
             let spread = |line: &[usize], used: usize, w: &mut [usize; NCOLS]| {
@@ -220,30 +243,28 @@ impl<W: Write> TablePrinter<W> {
         let w = self.widths();
         let en = self.layout.enabled;
         let compact = self.layout.screen.is_none();
-        let last = (0..EXT).rev().find(|c| en[*c]).unwrap_or(0);
+        let last = DISPLAY.into_iter().rev().find(|c| en[*c]).unwrap_or(0);
         if self.header_pending {
             self.header_pending = false;
             let mut toks: [&[u8]; NCOLS] = [b""; NCOLS];
             for (i, h) in HEADERS.iter().enumerate() {
                 toks[i] = h.as_bytes();
             }
+            toks[LEAD] = self.layout.lead_header.as_bytes();
             write_line(&mut self.out, &toks, &w, &en, compact, last)?;
         }
-        let mut start = 0usize;
-        for row in &self.rows {
+        let mut pieces = self.arena.split(|&b| b == 0);
+        for _ in 0..self.nrows {
             let mut toks: [&[u8]; NCOLS] = [b""; NCOLS];
-            let mut prev = start;
-            for i in 0..NCOLS {
-                let end = start + row[i] as usize;
-                toks[i] = self.arena.get(prev..end).unwrap_or(b"");
-                prev = end;
+            for t in toks.iter_mut() {
+                *t = pieces.next().unwrap_or(b"");
             }
             write_line(&mut self.out, &toks, &w, &en, compact, last)?;
-            start = prev;
         }
         self.arena.clear();
-        self.rows.clear();
+        self.nrows = 0;
         self.row_start = 0;
+        self.tok_start = 0;
         // Alignment restarts with the next chunk.
         self.max = [0; NCOLS];
         Ok(())
@@ -251,7 +272,7 @@ impl<W: Write> TablePrinter<W> {
 
     /// Renders what is buffered and flushes the writer.
     pub fn finish(&mut self) -> io::Result<()> {
-        if !self.rows.is_empty() || self.header_pending {
+        if self.nrows > 0 || self.header_pending {
             self.render()?;
         }
         self.out.flush()
@@ -287,7 +308,7 @@ fn write_line<W: Write>(
     last: usize,
 ) -> io::Result<()> {
     let mut started = false;
-    for c in 0..EXT {
+    for c in DISPLAY {
         if !en[c] {
             continue;
         }
@@ -329,10 +350,39 @@ mod tests {
     fn matches_ss_compact_layout() {
         // ss -tna on ss1.dump (spec 6.1 and 8.4), not a tty.
         let rows: [[&str; 8]; 4] = [
-            ["", "LISTEN", "0     ", "128   ", "0.0.0.0:", "22", "0.0.0.0:", "*"],
-            ["", "ESTAB", "0     ", "0     ", "10.0.0.1:", "22", "10.0.0.1:", "36266"],
-            ["", "ESTAB", "0     ", "0     ", "10.0.0.1:", "36266", "10.0.0.1:", "22"],
-            ["", "ESTAB", "0     ", "0     ", "10.0.0.1:", "22", "10.0.0.2:", "50312"],
+            [
+                "", "LISTEN", "0     ", "128   ", "0.0.0.0:", "22", "0.0.0.0:", "*",
+            ],
+            [
+                "",
+                "ESTAB",
+                "0     ",
+                "0     ",
+                "10.0.0.1:",
+                "22",
+                "10.0.0.1:",
+                "36266",
+            ],
+            [
+                "",
+                "ESTAB",
+                "0     ",
+                "0     ",
+                "10.0.0.1:",
+                "36266",
+                "10.0.0.1:",
+                "22",
+            ],
+            [
+                "",
+                "ESTAB",
+                "0     ",
+                "0     ",
+                "10.0.0.1:",
+                "22",
+                "10.0.0.2:",
+                "50312",
+            ],
         ];
         let mut p = TablePrinter::new(Vec::new(), Layout::new(false, true, true, false));
         for r in &rows {
@@ -405,5 +455,40 @@ mod tests {
         );
         let w = p.widths();
         assert_eq!(&w[1..8], &[13, 10, 11, 24, 9, 24, 9]);
+    }
+
+    #[test]
+    fn lead_column_prints_first() {
+        let l = Layout::new(false, true, false, false).with_lead("Netns");
+        let mut p = TablePrinter::new(Vec::new(), l);
+        // Tokens 0..=EXT, then the lead token.
+        row(
+            &mut p,
+            &[
+                "", "LISTEN", "", "", "0.0.0.0:", "22", "0.0.0.0:", "*", "", "", "ns-a",
+            ],
+        );
+        row(
+            &mut p,
+            &[
+                "",
+                "LISTEN",
+                "",
+                "",
+                "127.0.0.1:",
+                "8080",
+                "0.0.0.0:",
+                "*",
+                "",
+                "",
+                "net:[4026532281](pid 1234)",
+            ],
+        );
+        p.finish().unwrap_or_else(|e| panic!("{e}"));
+        let got = String::from_utf8_lossy(p.writer()).into_owned();
+        let want = "Netns                      State  Local Address:Port Peer Address:Port\n\
+                    ns-a                       LISTEN       0.0.0.0:22        0.0.0.0:*\n\
+                    net:[4026532281](pid 1234) LISTEN     127.0.0.1:8080      0.0.0.0:*\n";
+        assert_eq!(got, want);
     }
 }

@@ -1,0 +1,395 @@
+//! `-N NETNS` and `--all-netns`.
+//!
+//! A namespace is entered only by a thread of sockq's own: the process, its
+//! other threads and its mount namespace are never changed (unlike `ss -N`,
+//! nothing is remounted and `/etc/netns/NAME` is not bind-mounted). The
+//! thread opens its sock_diag sockets there, so dumps, kills and events
+//! answer for that namespace, and so do interface names, `dev NAME` filters,
+//! the `/proc/thread-self/net` fallback files and `-s`.
+//!
+//! `--all-netns` finds every distinct namespace: the named ones under
+//! `/var/run/netns` and those of every process (`/proc/PID/ns/net`),
+//! deduplicated by the nsfs inode. Each gets a label: its name, else
+//! `net:[INODE](pid PID)` with the lowest pid in it. The host namespace
+//! (pid 1's) comes first, then named ones by name, then the rest by inode.
+//! Two worker threads dump them; rows are printed in that order. The process
+//! scan (`-p`, `-P`, `users` filters) runs once: socket inodes are global.
+
+use crate::config::Config;
+use crate::error::CliError;
+use crate::names::Names;
+use crate::output::{Lead, Output};
+use crate::run::{Outcome, TcpSource};
+use sockq_model::Socket;
+use sockq_netlink::ns::{NetnsId, enter_netns, netns_id};
+use std::collections::{BTreeMap, HashMap};
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Where `ip netns` pins named namespaces.
+pub const NETNS_RUN_DIR: &str = "/var/run/netns";
+
+/// Worker threads for `--all-netns` (the dumps are kernel-bound).
+const WORKERS: usize = 2;
+
+/// A namespace named on the command line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    /// What the user typed, for messages.
+    pub spec: String,
+    /// The nsfs file to enter.
+    pub path: PathBuf,
+}
+
+impl Target {
+    /// `NAME` (under /var/run/netns), a path (anything with a `/`), or `pid:PID`.
+    pub fn parse(spec: &str) -> Result<Target, CliError> {
+        let path = if let Some(pid) = spec.strip_prefix("pid:") {
+            let pid: u32 = pid.parse().map_err(|_| {
+                CliError::Usage(format!("-N {spec}: expected pid:PID with a numeric PID"))
+            })?;
+            PathBuf::from(format!("/proc/{pid}/ns/net"))
+        } else if spec.contains('/') {
+            PathBuf::from(spec)
+        } else if spec.is_empty() || spec == "." || spec == ".." {
+            return Err(CliError::Usage(format!(
+                "-N \"{spec}\": not a namespace name"
+            )));
+        } else {
+            Path::new(NETNS_RUN_DIR).join(spec)
+        };
+        Ok(Target {
+            spec: spec.to_string(),
+            path,
+        })
+    }
+}
+
+/// The reason of a netlink error without its context.
+fn reason(e: &sockq_netlink::Error) -> String {
+    match e {
+        sockq_netlink::Error::Io { source, .. } => {
+            let t = source.to_string();
+            match t.find(" (os error") {
+                Some(i) => t.get(..i).unwrap_or(&t).to_string(),
+                None => t,
+            }
+        }
+        e => e.to_string(),
+    }
+}
+
+/// Runs `f` on a thread that entered `target`'s namespace.
+pub fn run_inside<T: Send>(
+    target: &Target,
+    f: impl FnOnce() -> Result<T, CliError> + Send,
+) -> Result<T, CliError> {
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            enter_netns(&target.path).map_err(|e| {
+                CliError::Runtime(format!(
+                    "cannot enter network namespace \"{}\" ({}): {}",
+                    target.spec,
+                    target.path.display(),
+                    reason(&e)
+                ))
+            })?;
+            f()
+        })
+        .join()
+        .unwrap_or_else(|_| Err(CliError::Runtime("namespace thread panicked".into())))
+    })
+}
+
+/// One distinct network namespace.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Namespace {
+    /// The nsfs identity (device, inode).
+    pub id: NetnsId,
+    /// Its name under /var/run/netns, if it has one (the first by name).
+    pub name: Option<String>,
+    /// The lowest pid in it, if any process is.
+    pub pid: Option<u32>,
+    /// Whether it is the host's (pid 1's, else sockq's own).
+    pub host: bool,
+}
+
+impl Namespace {
+    /// The row label: the name, else `net:[INODE](pid PID)`.
+    pub fn label(&self) -> String {
+        match (&self.name, self.pid) {
+            (Some(n), _) => n.clone(),
+            (None, Some(p)) => format!("net:[{}](pid {p})", self.id.1),
+            (None, None) => format!("net:[{}]", self.id.1),
+        }
+    }
+
+    /// The file to enter.
+    pub fn path(&self, proc_root: &Path) -> PathBuf {
+        match (&self.name, self.pid) {
+            (Some(n), _) => Path::new(NETNS_RUN_DIR).join(n),
+            (None, Some(p)) => proc_root.join(p.to_string()).join("ns/net"),
+            (None, None) => proc_root.join("self/ns/net"),
+        }
+    }
+}
+
+/// Every distinct namespace, in output order.
+pub fn discover(proc_root: &Path, run_dir: &Path) -> Vec<Namespace> {
+    let own = netns_id(&proc_root.join("self/ns/net")).ok();
+    let host = netns_id(&proc_root.join("1/ns/net")).ok().or(own);
+    // Only files on nsfs are namespaces (an unmounted name is a plain file).
+    let nsfs_dev = own.map(|(d, _)| d);
+    let mut found: HashMap<NetnsId, Namespace> = HashMap::new();
+    let mut names: Vec<String> = std::fs::read_dir(run_dir)
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter_map(|e| e.file_name().into_string().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    for n in names {
+        let Ok(id) = netns_id(&run_dir.join(&n)) else {
+            continue;
+        };
+        if nsfs_dev.is_some_and(|d| d != id.0) {
+            continue;
+        }
+        found.entry(id).or_insert_with(|| Namespace {
+            id,
+            name: Some(n),
+            pid: None,
+            host: Some(id) == host,
+        });
+    }
+    let mut pids: Vec<u32> = std::fs::read_dir(proc_root)
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    pids.sort_unstable();
+    for pid in pids {
+        // A process may be gone or unreadable: skip it.
+        let Ok(id) = netns_id(&proc_root.join(pid.to_string()).join("ns/net")) else {
+            continue;
+        };
+        let e = found.entry(id).or_insert_with(|| Namespace {
+            id,
+            name: None,
+            pid: None,
+            host: Some(id) == host,
+        });
+        if e.pid.is_none() {
+            e.pid = Some(pid);
+        }
+    }
+    if let Some(id) = own {
+        found.entry(id).or_insert_with(|| Namespace {
+            id,
+            name: None,
+            pid: None,
+            host: Some(id) == host,
+        });
+    }
+    let mut v: Vec<Namespace> = found.into_values().collect();
+    v.sort_by(|a, b| {
+        (!a.host, a.name.is_none(), &a.name, a.id.1, a.id.0).cmp(&(
+            !b.host,
+            b.name.is_none(),
+            &b.name,
+            b.id.1,
+            b.id.0,
+        ))
+    });
+    v
+}
+
+/// What one namespace's dump gave.
+struct NsDump {
+    sockets: Vec<Socket>,
+    names: Names,
+}
+
+/// Whether an error means the namespace went away while we looked
+/// (its last process exited, its name was deleted).
+fn vanished(e: &sockq_netlink::Error) -> bool {
+    matches!(e, sockq_netlink::Error::Io { source, .. }
+        if matches!(source.raw_os_error(), Some(2 | 3)))
+}
+
+/// `--all-netns`: dumps every namespace and prints the rows with a label.
+pub fn run_all(cfg: &Config) -> Result<Outcome, CliError> {
+    let filters = crate::filtering::build(cfg)?;
+    if cfg.explain {
+        use std::io::Write;
+        writeln!(std::io::stdout().lock(), "{}", filters.explain())?;
+        return Ok(Outcome { code: 0 });
+    }
+    let Some(plan) = crate::run::plan(cfg, &filters) else {
+        eprintln!("sockq: no socket tables to show with such filter");
+        return Ok(Outcome { code: 0 });
+    };
+    let proc_root = PathBuf::from(std::env::var_os("PROC_ROOT").unwrap_or_else(|| "/proc".into()));
+    let run_dir = std::env::var_os("SOCKQ_NETNS_DIR")
+        .map_or_else(|| PathBuf::from(NETNS_RUN_DIR), PathBuf::from);
+    let spaces = discover(&proc_root, &run_dir);
+    let owners = crate::run::scan_owners(cfg, &filters, &proc_root)?;
+    let bytecode = filters.bytecode();
+    let next = AtomicUsize::new(0);
+    let mut out = Output::with_lead(cfg, &proc_root, Lead::Netns)?;
+    let mut failures: Vec<String> = Vec::new();
+
+    std::thread::scope(|sc| -> Result<(), CliError> {
+        let (tx, rx) = std::sync::mpsc::channel::<(usize, Result<NsDump, CliError>)>();
+        for _ in 0..WORKERS.min(spaces.len()) {
+            let tx = tx.clone();
+            let (spaces, next, plan, filters, owners, bytecode) =
+                (&spaces, &next, &plan, &filters, &owners, &bytecode);
+            let proc_root = &proc_root;
+            let run_dir = &run_dir;
+            sc.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(ns) = spaces.get(i) else { break };
+                    let path = match &ns.name {
+                        Some(n) => run_dir.join(n),
+                        None => ns.path(proc_root),
+                    };
+                    let r = dump_one(cfg, &path, ns, plan, filters, owners.as_ref(), bytecode);
+                    if tx.send((i, r)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        // Print in namespace order as results come in.
+        let mut pending: BTreeMap<usize, Result<NsDump, CliError>> = BTreeMap::new();
+        let mut want = 0usize;
+        for (i, r) in rx {
+            pending.insert(i, r);
+            while let Some(r) = pending.remove(&want) {
+                let ns = spaces.get(want);
+                want += 1;
+                let Some(ns) = ns else { continue };
+                match r {
+                    Ok(d) => {
+                        out.begin_netns(ns.label(), d.names);
+                        for s in &d.sockets {
+                            let no: &[sockq_model::Owner] = &[];
+                            let own = owners.as_ref().map_or(no, |m| m.owners(s.inode));
+                            if let Err(e) = out.socket(s, own) {
+                                // Stop the workers at once (a closed pipe).
+                                next.store(usize::MAX / 2, Ordering::Relaxed);
+                                return Err(e.into());
+                            }
+                        }
+                    }
+                    Err(CliError::Done) => {}
+                    Err(e) => failures.push(format!("{}: {e}", ns.label())),
+                }
+            }
+        }
+        Ok(())
+    })?;
+    out.finish()?;
+    if let Some(first) = failures.first() {
+        return Err(CliError::Runtime(if failures.len() == 1 {
+            first.clone()
+        } else {
+            format!(
+                "{first} (and {} more namespaces failed)",
+                failures.len() - 1
+            )
+        }));
+    }
+    Ok(Outcome { code: 0 })
+}
+
+/// Enters `path` on the calling (worker) thread and dumps it. A namespace
+/// that vanished meanwhile gives `CliError::Done` (skipped silently).
+fn dump_one(
+    cfg: &Config,
+    path: &Path,
+    ns: &Namespace,
+    plan: &crate::run::Plan,
+    filters: &crate::filtering::FilterSet,
+    owners: Option<&sockq_proc::OwnerMap>,
+    bytecode: &Option<Vec<u8>>,
+) -> Result<NsDump, CliError> {
+    if let Err(e) = enter_netns(path) {
+        if vanished(&e) && ns.name.is_none() {
+            return Err(CliError::Done);
+        }
+        return Err(CliError::Runtime(format!(
+            "cannot enter network namespace ({}): {}",
+            path.display(),
+            reason(&e)
+        )));
+    }
+    // Interface names are read now, inside the namespace.
+    let names = Names::new(cfg.numeric, cfg.resolve);
+    names.push_ifname(&mut Vec::new(), 0);
+    let mut sockets = Vec::new();
+    let mut keep = |s: &Socket| {
+        if crate::run::selected(cfg, plan.families, filters, owners, s).is_some() {
+            sockets.push(s.clone());
+        }
+        ControlFlow::Continue(())
+    };
+    let net_proc = crate::run::net_root(Path::new("/proc"), true);
+    crate::run::dump_tables(
+        cfg,
+        plan,
+        bytecode.as_deref(),
+        filters.sends_bytecode(),
+        &TcpSource::Kernel,
+        &net_proc,
+        &mut keep,
+    )?;
+    Ok(NsDump { sockets, names })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets() {
+        let t = Target::parse("blue").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(t.path, Path::new("/var/run/netns/blue"));
+        let t = Target::parse("pid:42").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(t.path, Path::new("/proc/42/ns/net"));
+        let t = Target::parse("/run/netns/x").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(t.path, Path::new("/run/netns/x"));
+        assert!(Target::parse("pid:x").is_err());
+        assert!(Target::parse("..").is_err());
+    }
+
+    #[test]
+    fn labels() {
+        let mut ns = Namespace {
+            id: (4, 4026532281),
+            name: None,
+            pid: Some(1234),
+            host: false,
+        };
+        assert_eq!(ns.label(), "net:[4026532281](pid 1234)");
+        ns.name = Some("blue".into());
+        assert_eq!(ns.label(), "blue");
+    }
+
+    #[test]
+    fn discovery_finds_our_own_namespace_once() {
+        let v = discover(Path::new("/proc"), Path::new("/nonexistent"));
+        let own = netns_id(Path::new("/proc/self/ns/net")).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(v.iter().filter(|n| n.id == own).count(), 1);
+        let mut ids: Vec<_> = v.iter().map(|n| n.id).collect();
+        ids.dedup();
+        assert_eq!(ids.len(), v.len());
+    }
+}
