@@ -223,3 +223,35 @@ fn filter_file_joins_by_and_and_keeps_lines_starting_with_0() {
     let _ = std::fs::remove_file(&path);
     drop((a, b));
 }
+
+#[test]
+fn completions_and_man_page_are_generated() {
+    for (what, needles) in [
+        (
+            "bash",
+            &[
+                "--tcp",
+                "--listening",
+                "--processes",
+                "--json",
+                "--process-info",
+            ][..],
+        ),
+        (
+            "zsh",
+            &["--tcp", "--listening", "--processes", "--json"][..],
+        ),
+        ("fish", &["tcp", "listening", "processes", "json"][..]),
+        (
+            "man",
+            &["sockq", "\\-\\-tcp", "\\-\\-listening", "\\-\\-json"][..],
+        ),
+    ] {
+        let (code, out, err) = run(&["--generate", what]);
+        assert_eq!(code, 0, "{what}: {err}");
+        for n in needles {
+            assert!(out.contains(n), "{what} output lacks {n}");
+        }
+    }
+    assert_usage_error(&["--generate", "tcsh"], "tcsh");
+}

@@ -11,16 +11,24 @@ use std::time::{Duration, Instant};
 
 fn sockq_json(args: &[&str]) -> Vec<Value> {
     let out = util::run(util::sockq().args(args));
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     let v: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{args:?}: {e}\n{text}"));
-    v.as_array().cloned().unwrap_or_else(|| panic!("{args:?}: not an array"))
+    v.as_array()
+        .cloned()
+        .unwrap_or_else(|| panic!("{args:?}: not an array"))
 }
 
 /// Checks one socket object against docs/json.md: known keys with the
 /// documented types, never null.
 fn check_schema(o: &Value) {
-    let obj = o.as_object().unwrap_or_else(|| panic!("not an object: {o}"));
+    let obj = o
+        .as_object()
+        .unwrap_or_else(|| panic!("not an object: {o}"));
     for (k, v) in obj {
         assert!(!v.is_null(), "{k} is null in {o}");
         let ok = match k.as_str() {
@@ -34,14 +42,27 @@ fn check_schema(o: &Value) {
         };
         assert!(ok, "unexpected field or type: {k} = {v} in {o}");
     }
-    for k in ["netid", "state", "recv_q", "send_q", "local", "peer", "inode"] {
+    for k in [
+        "netid", "state", "recv_q", "send_q", "local", "peer", "inode",
+    ] {
         assert!(obj.contains_key(k), "{k} missing in {o}");
     }
     if let Some(t) = obj.get("timer") {
-        assert!(t["name"].is_string() && t["expires_ms"].is_u64() && t["retrans"].is_u64(), "{t}");
+        assert!(
+            t["name"].is_string() && t["expires_ms"].is_u64() && t["retrans"].is_u64(),
+            "{t}"
+        );
     }
-    for u in obj.get("users").and_then(Value::as_array).into_iter().flatten() {
-        assert!(u["comm"].is_string() && u["pid"].is_u64() && u["fd"].is_u64(), "{u}");
+    for u in obj
+        .get("users")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        assert!(
+            u["comm"].is_string() && u["pid"].is_u64() && u["fd"].is_u64(),
+            "{u}"
+        );
     }
     for end in ["local", "peer"] {
         for (k, v) in obj[end].as_object().into_iter().flatten() {
@@ -85,14 +106,20 @@ fn json_matches_the_documented_schema() {
         if args[0] == "-tanp" || args[0] == "-tanP" {
             let me = u64::from(std::process::id());
             assert!(
-                rows.iter().any(|r| r["users"].as_array().is_some_and(|u| u.iter().any(|x| x["pid"] == me))),
+                rows.iter().any(|r| r["users"]
+                    .as_array()
+                    .is_some_and(|u| u.iter().any(|x| x["pid"] == me))),
                 "{args:?}: this process is not among the users: {rows:?}"
             );
         }
         if args[0] == "-tanP" {
-            let exe = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default();
+            let exe = std::env::current_exe()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
             assert!(
-                rows.iter().any(|r| r["processes"].as_array().is_some_and(|p| p.iter().any(|x| x["exe"] == exe.as_str()))),
+                rows.iter().any(|r| r["processes"]
+                    .as_array()
+                    .is_some_and(|p| p.iter().any(|x| x["exe"] == exe.as_str()))),
                 "-P does not name the binary {exe}: {rows:?}"
             );
         }
@@ -115,7 +142,10 @@ fn json_lines_is_one_object_per_line() {
     }
     let s: Value = serde_json::from_slice(&util::run(util::sockq().args(["-s", "--json"])).stdout)
         .unwrap_or_else(|e| panic!("-s --json: {e}"));
-    assert!(s["tcp"]["total"].is_u64() && s["transport"]["inet"]["ipv4"].is_u64(), "{s}");
+    assert!(
+        s["tcp"]["total"].is_u64() && s["transport"]["inet"]["ipv4"].is_u64(),
+        "{s}"
+    );
 }
 
 #[test]
@@ -128,9 +158,16 @@ fn hostile_unix_names_print_escaped() {
     let out = util::run(util::sockq().args(["-xl", "src", &format!("{}/*", dir.display())]));
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let _ = std::fs::remove_dir_all(&dir);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(text.contains("a\\nb\\e[31mred\\u{202e}txt.sock"), "{text}");
-    assert!(!text.contains('\x1b') && !text.contains('\u{202e}'), "{text:?}");
+    assert!(
+        !text.contains('\x1b') && !text.contains('\u{202e}'),
+        "{text:?}"
+    );
     // One row plus the header: the newline in the name did not split it.
     assert_eq!(text.lines().count(), 2, "{text}");
 }
@@ -139,7 +176,12 @@ fn hostile_unix_names_print_escaped() {
 fn resolve_names_from_hosts_and_stays_bounded() {
     // 127.0.0.1 is `localhost` in /etc/hosts on Debian.
     let hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
-    assert!(hosts.lines().any(|l| l.starts_with("127.0.0.1") && l.contains("localhost")), "{hosts}");
+    assert!(
+        hosts
+            .lines()
+            .any(|l| l.starts_with("127.0.0.1") && l.contains("localhost")),
+        "{hosts}"
+    );
     let l = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
     let port = l.local_addr().map(|a| a.port()).unwrap_or(0);
     let out = util::run(util::sockq().args(["-Htlr", &format!("sport = :{port}")]));
@@ -154,13 +196,16 @@ fn resolve_names_from_hosts_and_stays_bounded() {
     ns.ip(&["addr", "add", "198.51.100.7/32", "dev", "lo"]);
     let held = ns.enter(|| TcpListener::bind("198.51.100.7:0").unwrap_or_else(|e| panic!("{e}")));
     let started = Instant::now();
-    let out = util::run(&mut ns.sockq(&["-Htlr"]));
+    let out = util::run(&mut ns.sockq(["-Htlr"]));
     let took = started.elapsed();
     drop(held);
     assert!(out.status.success());
     // The documented bound is 5 s for the whole run; allow process start-up.
     assert!(took < Duration::from_secs(8), "took {took:?}");
-    assert!(String::from_utf8_lossy(&out.stdout).contains("198.51.100.7:"), "numeric fallback");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("198.51.100.7:"),
+        "numeric fallback"
+    );
 }
 
 /// jc parses ss's text; it must parse sockq's into the same records.
@@ -168,7 +213,10 @@ fn resolve_names_from_hosts_and_stays_bounded() {
 fn jc_parses_sockq_like_ss() {
     let jc = Command::new("jc").arg("--version").output();
     if jc.is_err() {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "jc is not installed (scripts/test installs it)");
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "jc is not installed (scripts/test installs it)"
+        );
         println!("skipping jc_parses_sockq_like_ss: jc not installed");
         return;
     }
@@ -186,7 +234,10 @@ fn jc_parses_sockq_like_ss() {
     });
     for args in [&["-tuan"][..], &["-tulnp"][..], &["-tuanp"][..]] {
         let parse = |mut cmd: Command| -> Value {
-            let mut child = cmd.stdout(Stdio::piped()).spawn().unwrap_or_else(|e| panic!("{e}"));
+            let mut child = cmd
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap_or_else(|e| panic!("{e}"));
             let mut text = Vec::new();
             if let Some(mut o) = child.stdout.take() {
                 let _ = o.read_to_end(&mut text);

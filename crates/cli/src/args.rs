@@ -242,6 +242,10 @@ pub struct Args {
     #[arg(long = "no-bytecode", hide = true)]
     pub no_bytecode: bool,
 
+    /// Print shell completions (bash, zsh, fish) or the man page (man), then exit.
+    #[arg(long, value_name = "WHAT", hide = true, value_parser = ["bash", "zsh", "fish", "man"])]
+    pub generate: Option<String>,
+
     /// `[ state STATE-FILTER ] [ EXPRESSION ]`
     #[arg(value_name = "FILTER")]
     pub filter: Vec<String>,

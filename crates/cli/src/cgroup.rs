@@ -21,10 +21,10 @@ pub fn cgroup2_mount() -> Option<PathBuf> {
 /// directory), else relative to the cgroup2 mount, as ss resolves it.
 pub fn cgroup_id(path: &str) -> Option<u64> {
     let direct = Path::new(path);
-    if let Ok(m) = std::fs::metadata(direct) {
-        if m.is_dir() {
-            return Some(m.ino());
-        }
+    if let Ok(m) = std::fs::metadata(direct)
+        && m.is_dir()
+    {
+        return Some(m.ino());
     }
     let root = cgroup2_mount()?;
     let rel = path.trim_start_matches('/');

@@ -34,7 +34,31 @@ pub fn parse_args(argv: Vec<OsString>) -> Result<config::Config, CliError> {
         Err(e) => return Err(clap_error(e)),
     };
     let a = args::Args::from_arg_matches(&matches).map_err(clap_error)?;
+    if let Some(what) = &a.generate {
+        generate(what)?;
+        return Err(CliError::Done);
+    }
     config::Config::new(&a, &matches)
+}
+
+/// `--generate`: completions and the man page, from the clap definitions.
+fn generate(what: &str) -> Result<(), CliError> {
+    use clap_complete::Shell;
+    let mut cmd = args::Args::command();
+    let mut out = std::io::stdout().lock();
+    let shell = match what {
+        "bash" => Shell::Bash,
+        "zsh" => Shell::Zsh,
+        "fish" => Shell::Fish,
+        _ => {
+            return clap_mangen::Man::new(cmd)
+                .section("8")
+                .render(&mut out)
+                .map_err(CliError::from);
+        }
+    };
+    clap_complete::generate(shell, &mut cmd, "sockq", &mut out);
+    Ok(())
 }
 
 fn clap_error(e: clap::Error) -> CliError {

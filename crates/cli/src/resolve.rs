@@ -44,10 +44,10 @@ impl Resolver {
         if addr.is_unspecified() {
             return None;
         }
-        if let Ok(c) = self.cache.lock() {
-            if let Some(hit) = c.get(&addr) {
-                return hit.clone();
-            }
+        if let Ok(c) = self.cache.lock()
+            && let Some(hit) = c.get(&addr)
+        {
+            return hit.clone();
         }
         let budget = {
             let spent = self.spent.lock().map(|s| *s).unwrap_or(TOTAL);

@@ -93,10 +93,10 @@ pub fn protocol_name(proto: u8) -> Option<&'static str> {
         for line in text.lines() {
             let line = line.split('#').next().unwrap_or("");
             let mut w = line.split_whitespace();
-            if let (Some(name), Some(num)) = (w.next(), w.next()) {
-                if let Ok(n) = num.parse::<u8>() {
-                    m.entry(n).or_insert_with(|| name.to_string());
-                }
+            if let (Some(name), Some(num)) = (w.next(), w.next())
+                && let Ok(n) = num.parse::<u8>()
+            {
+                m.entry(n).or_insert_with(|| name.to_string());
             }
         }
         m

@@ -146,8 +146,18 @@ pub fn fmt_g_prec(out: &mut Vec<u8>, v: f64, prec: usize) {
             num(out, n / 1000);
             let frac = n % 1000;
             if frac != 0 {
-                let digits = [b'0' + (frac / 100) as u8, b'0' + (frac / 10 % 10) as u8, b'0' + (frac % 10) as u8];
-                let keep = if frac % 100 == 0 { 1 } else if frac % 10 == 0 { 2 } else { 3 };
+                let digits = [
+                    b'0' + (frac / 100) as u8,
+                    b'0' + (frac / 10 % 10) as u8,
+                    b'0' + (frac % 10) as u8,
+                ];
+                let keep = if frac.is_multiple_of(100) {
+                    1
+                } else if frac.is_multiple_of(10) {
+                    2
+                } else {
+                    3
+                };
                 out.push(b'.');
                 out.extend_from_slice(&digits[..keep]);
             }
@@ -811,7 +821,10 @@ fn write_xdp_detail(out: &mut Vec<u8>, d: &XdpDetail, o: &ExtOptions) {
 mod tests {
     #[test]
     fn fast_g_matches_the_general_path() {
-        for n in (0u64..200_000).step_by(7).chain([1, 999, 1000, 1001, 999_999]) {
+        for n in (0u64..200_000)
+            .step_by(7)
+            .chain([1, 999, 1000, 1001, 999_999])
+        {
             let v = n as f64 / 1000.0;
             let mut fast = Vec::new();
             super::fmt_g(&mut fast, v);
@@ -819,7 +832,11 @@ mod tests {
             super::fmt_g_prec(&mut slow, v, 7);
             // 7 digits take the general path; they agree wherever 6 suffice.
             if n < 100_000 {
-                assert_eq!(String::from_utf8_lossy(&fast), String::from_utf8_lossy(&slow), "{v}");
+                assert_eq!(
+                    String::from_utf8_lossy(&fast),
+                    String::from_utf8_lossy(&slow),
+                    "{v}"
+                );
             }
         }
     }

@@ -374,16 +374,16 @@ impl<W: Write> JsonPrinter<W> {
         if let Some(v) = s.v6only {
             o.bool("v6only", v);
         }
-        if show.timers {
-            if let Some(t) = &s.timer {
-                o.raw("timer", |b| {
-                    let mut t_o = Obj::new(b);
-                    t_o.str("name", t.kind.name().as_bytes())
-                        .num("expires_ms", t.expires_ms)
-                        .num("retrans", t.retrans);
-                    t_o.end();
-                });
-            }
+        if show.timers
+            && let Some(t) = &s.timer
+        {
+            o.raw("timer", |b| {
+                let mut t_o = Obj::new(b);
+                t_o.str("name", t.kind.name().as_bytes())
+                    .num("expires_ms", t.expires_ms)
+                    .num("retrans", t.retrans);
+                t_o.end();
+            });
         }
         if show.extended {
             if let Some(sh) = s.shutdown {
@@ -393,12 +393,12 @@ impl<W: Write> JsonPrinter<W> {
                 o.num("fwmark", m);
             }
         }
-        if show.extended || show.cgroup {
-            if let Some(id) = s.cgroup_id {
-                o.num("cgroup_id", id);
-                if let Some(p) = cgroup(id) {
-                    o.str("cgroup", p.as_bytes());
-                }
+        if (show.extended || show.cgroup)
+            && let Some(id) = s.cgroup_id
+        {
+            o.num("cgroup_id", id);
+            if let Some(p) = cgroup(id) {
+                o.str("cgroup", p.as_bytes());
             }
         }
         if show.tos {
@@ -412,31 +412,31 @@ impl<W: Write> JsonPrinter<W> {
                 o.num("class_id", v);
             }
         }
-        if show.inet_sockopt {
-            if let Some(v) = s.sockopt {
-                o.num("inet_sockopt", v);
-            }
+        if show.inet_sockopt
+            && let Some(v) = s.sockopt
+        {
+            o.num("inet_sockopt", v);
         }
-        if show.memory {
-            if let Some(m) = &s.skmem {
-                o.raw("skmem", |b| {
-                    let mut m_o = Obj::new(b);
-                    m_o.num("rmem_alloc", m.rmem_alloc)
-                        .num("rcvbuf", m.rcvbuf)
-                        .num("wmem_alloc", m.wmem_alloc)
-                        .num("sndbuf", m.sndbuf)
-                        .num("fwd_alloc", m.fwd_alloc)
-                        .num("wmem_queued", m.wmem_queued)
-                        .num("optmem", m.optmem);
-                    if let Some(v) = m.backlog {
-                        m_o.num("backlog", v);
-                    }
-                    if let Some(v) = m.drops {
-                        m_o.num("drops", v);
-                    }
-                    m_o.end();
-                });
-            }
+        if show.memory
+            && let Some(m) = &s.skmem
+        {
+            o.raw("skmem", |b| {
+                let mut m_o = Obj::new(b);
+                m_o.num("rmem_alloc", m.rmem_alloc)
+                    .num("rcvbuf", m.rcvbuf)
+                    .num("wmem_alloc", m.wmem_alloc)
+                    .num("sndbuf", m.sndbuf)
+                    .num("fwd_alloc", m.fwd_alloc)
+                    .num("wmem_queued", m.wmem_queued)
+                    .num("optmem", m.optmem);
+                if let Some(v) = m.backlog {
+                    m_o.num("backlog", v);
+                }
+                if let Some(v) = m.drops {
+                    m_o.num("drops", v);
+                }
+                m_o.end();
+            });
         }
         if show.info {
             if let Some(c) = &s.cong {
