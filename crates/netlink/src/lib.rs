@@ -7,7 +7,8 @@
 //! [`decode_inet`]). It also holds the `/proc/net` fallback ([`procnet`]),
 //! the replay of `-D` dump files ([`replay()`]) and interface name lookup
 //! ([`interface_names`], [`interface_index`]). It is the only sockq crate
-//! with `unsafe` code (two libc calls, each commented).
+//! with `unsafe` code: libc calls for interface names, `setns` and signal
+//! handlers, each with a `SAFETY:` comment.
 //!
 //! netlink-packet-sock-diag 0.5 supplies the 56-byte `inet_diag_req_v2`.
 //! This crate fills the gaps it leaves:
