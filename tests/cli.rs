@@ -255,3 +255,38 @@ fn completions_and_man_page_are_generated() {
     }
     assert_usage_error(&["--generate", "tcsh"], "tcsh");
 }
+
+/// `-D` writes only the replies that match the filter, and `TCPDIAG_FILE`
+/// replays them through the normal printer.
+#[test]
+fn diag_dump_round_trips_through_replay() {
+    let a = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("bind: {e}"));
+    let _b = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("bind: {e}"));
+    let pa = a.local_addr().map(|x| x.port()).unwrap_or(0);
+    let path = std::env::temp_dir().join(format!("sockq-D-{}", std::process::id()));
+    let file = path.display().to_string();
+    let filter = format!("sport = :{pa}");
+    let (code, out, err) = run(&["-tl", "-D", &file, &filter]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.is_empty(), "{out}");
+    let live = run(&["-Htln", &filter]).1;
+    let replay = sockq()
+        .args(["-Htan"])
+        .env("TCPDIAG_FILE", &path)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let _ = std::fs::remove_file(&path);
+    let replayed = String::from_utf8_lossy(&replay.stdout);
+    assert!(
+        replay.status.success(),
+        "{}",
+        String::from_utf8_lossy(&replay.stderr)
+    );
+    assert_eq!(
+        replayed, live,
+        "the replay should show exactly the dumped listener"
+    );
+    assert_eq!(replayed.lines().count(), 1, "{replayed}");
+    // -D needs the TCP table.
+    assert_usage_error(&["-u", "-D", &file], "TCP");
+}
