@@ -775,7 +775,10 @@ fn differential_tanp_against_ss_in_a_namespace() {
 #[test]
 fn no_proc_scan_without_p() {
     if Command::new("strace").arg("-V").output().is_err() {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "strace missing (scripts/test installs it)");
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "strace missing (scripts/test installs it)"
+        );
         println!("skipping no_proc_scan_without_p: strace not installed");
         return;
     }
@@ -795,7 +798,8 @@ fn no_proc_scan_without_p() {
             .filter(|l| {
                 l.split('"').nth(1).is_some_and(|p| {
                     let r = p.strip_prefix("/proc/").unwrap_or(p);
-                    r.starts_with(|c: char| c.is_ascii_digit()) && (r != p || !l.contains("AT_FDCWD"))
+                    r.starts_with(|c: char| c.is_ascii_digit())
+                        && (r != p || !l.contains("AT_FDCWD"))
                 })
             })
             .count()
@@ -803,5 +807,8 @@ fn no_proc_scan_without_p() {
     assert_eq!(trace(&["-tan"]), 0, "sockq -tan touched /proc/PID");
     assert_eq!(trace(&["-tan", "--json", "sport = :22"]), 0);
     assert!(trace(&["-tanp"]) > 0, "-p should scan /proc");
-    assert!(trace(&["-tan", "comm = sockq"]) > 0, "a comm predicate should scan /proc");
+    assert!(
+        trace(&["-tan", "comm = sockq"]) > 0,
+        "a comm predicate should scan /proc"
+    );
 }
