@@ -75,19 +75,60 @@ pub trait Env {
     fn user_id(&self, name: &str) -> Option<u32>;
 }
 
+/// How many characters of the expression an error shows; longer expressions
+/// are cut to a window around the problem, so a 1 MB filter file never gives
+/// a 2 MB message.
+const SHOWN_CHARS: usize = 120;
+/// How many characters of the message an error shows (it may quote input).
+const MESSAGE_CHARS: usize = 300;
+
 /// Renders an error as three lines: `sockq: MSG`, the expression, and
 /// carets under `span` (at least one caret; columns count characters).
+///
+/// Control characters (newlines, escapes) are shown as spaces. An expression
+/// longer than 120 characters is shown as a window of 120 around the start of
+/// `span`, with `…` where text was left out; a message longer than 300
+/// characters is cut the same way.
 pub fn render_error(src: &str, span: Range<usize>, msg: &str) -> String {
-    let one_line = |s: &str| s.replace(['\n', '\r', '\t'], " ");
+    let one_line = |s: &str| -> Vec<char> {
+        s.chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect()
+    };
     let start = span.start.min(src.len());
     let end = span.end.clamp(start, src.len());
     let col = src.get(..start).map_or(start, |s| s.chars().count());
     let width = src.get(start..end).map_or(1, |s| s.chars().count()).max(1);
+    let text = one_line(src);
+    let total = text.len();
+    let (from, to) = if total <= SHOWN_CHARS {
+        (0, total)
+    } else {
+        let from = col.saturating_sub(SHOWN_CHARS / 3).min(total);
+        (from, (from + SHOWN_CHARS).min(total))
+    };
+    let mut shown: String = if from > 0 {
+        "…".into()
+    } else {
+        String::new()
+    };
+    shown.extend(text.get(from..to).unwrap_or_default());
+    if to < total {
+        shown.push('…');
+    }
+    let caret_col = col - from + usize::from(from > 0);
+    let width = if to < total {
+        width.min(to.saturating_sub(col)).max(1)
+    } else {
+        width
+    };
+    let mut message: String = one_line(msg).into_iter().take(MESSAGE_CHARS).collect();
+    if msg.chars().count() > MESSAGE_CHARS {
+        message.push('…');
+    }
     format!(
-        "sockq: {}\n{}\n{}{}",
-        one_line(msg),
-        one_line(src),
-        " ".repeat(col),
+        "sockq: {message}\n{shown}\n{}{}",
+        " ".repeat(caret_col),
         "^".repeat(width)
     )
 }

@@ -142,6 +142,17 @@ fn looks_like_host_name(s: &str) -> bool {
         && s.chars().any(|c| c.is_ascii_alphabetic())
 }
 
+/// Ports above 65535 are only ss's `src :INODE` trick; after a real address
+/// they can never match, so they are an error rather than an empty result.
+fn inet_port(port: Option<u32>, written: &str) -> R<Option<u32>> {
+    match port {
+        Some(n) if n > u32::from(u16::MAX) => Err(CompileErrorKind::PortRange(
+            written.strip_prefix(':').unwrap_or(written).to_string(),
+        )),
+        p => Ok(p),
+    }
+}
+
 /// An inet value `ADDR[/LEN][:PORT]`, `[ADDR[/LEN]][:PORT]`, `*[:PORT]`,
 /// a host name, or (sockq) an unbracketed IPv6 address.
 fn inet(v: &str, fam: Option<Family>, env: &dyn Env) -> R<Vec<HostCond>> {
@@ -173,7 +184,7 @@ fn inet(v: &str, fam: Option<Family>, env: &dyn Env) -> R<Vec<HostCond>> {
             return Ok(vec![HostCond::any(fam, port)]);
         }
         if let Some(c) = prefix(addr, fam)? {
-            return Ok(vec![c.with_port(port)]);
+            return Ok(vec![c.with_port(inet_port(port, port_part)?)]);
         }
         Err(CompileErrorKind::BadAddress(format!(
             "\"{addr}\" is not an address"
@@ -191,7 +202,7 @@ fn inet(v: &str, fam: Option<Family>, env: &dyn Env) -> R<Vec<HostCond>> {
         return Ok(vec![c]);
     }
     if !bracketed && looks_like_host_name(addr) {
-        let port = port(port_part, env, u64::from(u32::MAX))?;
+        let port = inet_port(port(port_part, env, u64::from(u32::MAX))?, port_part)?;
         let want = match fam {
             Some(f @ (Family::Inet | Family::Inet6)) => Some(f),
             _ => None,

@@ -7,7 +7,7 @@ use sockq_model::StateSet;
 #[non_exhaustive]
 pub enum StateWordError {
     /// `state bogus`.
-    #[error("wrong state name: {0}")]
+    #[error("unknown state \"{0}\" (try listening, established, connected, …)")]
     WrongName(String),
     /// `state` as the last word.
     #[error("`{0}` needs a state name")]
