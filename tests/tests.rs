@@ -6,6 +6,10 @@
 /// Shared helpers: running sockq and ss, test namespaces, socket fixtures.
 mod util;
 
+/// Malformed command lines and expressions: exact messages and exit codes.
+mod bad_input;
+/// Churn: connections opening and closing under `-p` dumps; memory per run.
+mod churn;
 /// Command-line behaviour: exit codes, usage errors, broken pipes.
 mod cli;
 /// Socket details (-o, -e, -m, -i, unix, packet, netlink, -s) against ss, live.
@@ -14,5 +18,11 @@ mod details;
 mod differential;
 /// The filter language end to end: ssfilter.t replay, live expressions.
 mod filter;
+/// Namespaces (-N, --all-netns), -K, -E and --sort.
+mod namespaces;
+/// JSON schema, jc on sockq's text, -r, escaping of hostile names.
+mod output;
+/// Partial privilege: sockq's commands as `nobody`.
+mod privilege;
 /// Process ownership: -p, -T, the process-info block, nginx.
 mod process;

@@ -1,0 +1,184 @@
+//! Partial privilege: sockq's commands run as `nobody` (through `setpriv`)
+//! in a test namespace. No crash, the right exit codes, the same rows as
+//! root where the kernel does not check privileges, a clear error for
+//! `fwmark` (which the kernel refuses without CAP_NET_ADMIN: ss shows an
+//! empty table instead), and `-p` with a one-line notice about the processes
+//! it could not read. (`-K` as nobody is tested with the kill tests.)
+
+use std::ffi::OsString;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use crate::util::{
+    Netns, parse_table, root_or_skip, run, show_output, small_mix, sockq_program, stdout_text,
+    subject_is_ss,
+};
+
+/// A copy of the binary that `nobody` can read and run, in its own 0755
+/// directory (the target directory may not be reachable), removed on drop.
+struct PublicCopy {
+    dir: PathBuf,
+    bin: PathBuf,
+}
+
+impl PublicCopy {
+    fn new() -> PublicCopy {
+        let dir = std::env::temp_dir().join(format!("sockq-nobody-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("create the copy's directory");
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755))
+            .expect("chmod 755 the directory");
+        let bin = dir.join("sockq");
+        std::fs::copy(sockq_program(), &bin).expect("copy sockq");
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755))
+            .expect("chmod 755 sockq");
+        PublicCopy { dir, bin }
+    }
+}
+
+impl Drop for PublicCopy {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// `ip netns exec NS setpriv --reuid=65534 --regid=65534 --clear-groups sockq ARGS`.
+fn as_nobody(ns: &Netns, bin: &Path, args: &[&str]) -> Command {
+    let mut argv: Vec<OsString> = [
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "--inh-caps=-all",
+    ]
+    .iter()
+    .map(OsString::from)
+    .collect();
+    argv.push(bin.as_os_str().to_owned());
+    argv.extend(args.iter().map(OsString::from));
+    ns.exec("setpriv", argv)
+}
+
+fn code(out: &Output) -> i32 {
+    out.status.code().unwrap_or(-1)
+}
+
+#[test]
+fn commands_as_nobody_are_right_or_say_what_they_cannot_show() {
+    if !root_or_skip("commands_as_nobody_are_right_or_say_what_they_cannot_show") {
+        return;
+    }
+    if subject_is_ss() {
+        println!("skipping: checks sockq's own messages");
+        return;
+    }
+    let copy = PublicCopy::new();
+    let ns = Netns::new();
+    let _held = small_mix(&ns);
+    let udp = ns.enter(|| std::net::UdpSocket::bind("127.0.0.1:5002").expect("bind udp"));
+    let mut failures = Vec::new();
+
+    // Where the kernel checks no privilege, nobody sees what root sees.
+    for args in [
+        &["-tan"][..],
+        &["-uan"],
+        &["-tln"],
+        &["-tn", "sport = :5000"],
+    ] {
+        let root = run(&mut ns.sockq(args.iter()));
+        let nobody = run(&mut as_nobody(&ns, &copy.bin, args));
+        if code(&root) != 0 || code(&nobody) != 0 {
+            failures.push(format!(
+                "{args:?}: exit {} as root, {} as nobody\n{}",
+                code(&root),
+                code(&nobody),
+                show_output(&nobody)
+            ));
+            continue;
+        }
+        let (r, n) = (
+            parse_table(&stdout_text(&root)).rows,
+            parse_table(&stdout_text(&nobody)).rows,
+        );
+        if r != n || !nobody.stderr.is_empty() {
+            failures.push(format!(
+                "{args:?}: rows differ or stderr not empty\nroot:\n{}\nnobody:\n{}",
+                show_output(&root),
+                show_output(&nobody)
+            ));
+        }
+        if r.is_empty() {
+            failures.push(format!("{args:?}: no rows at all"));
+        }
+    }
+
+    // The rest run cleanly and print what they should.
+    for args in [
+        &["-xa"][..],
+        &["-s"],
+        &["-tni"],
+        &["-tanm"],
+        &["-tane"],
+        &["-tan", "state", "listening"],
+        &["-tan", "( sport = :5000 or dport = :5000 )"],
+    ] {
+        let out = run(&mut as_nobody(&ns, &copy.bin, args));
+        if code(&out) != 0 || out.stdout.is_empty() || !out.stderr.is_empty() {
+            failures.push(format!("{args:?} as nobody\n{}", show_output(&out)));
+        }
+    }
+    let json = run(&mut as_nobody(&ns, &copy.bin, &["--json", "-tan"]));
+    match serde_json::from_slice::<serde_json::Value>(&json.stdout) {
+        Ok(v) if code(&json) == 0 && v.to_string().contains("5000") => {}
+        r => failures.push(format!(
+            "--json -tan as nobody: {:?}\n{}",
+            r.err(),
+            show_output(&json)
+        )),
+    }
+
+    // fwmark: the kernel answers EPERM; say so instead of an empty table.
+    let out = run(&mut as_nobody(&ns, &copy.bin, &["-tn", "fwmark = 0x10"]));
+    let want = "sockq: tcp (inet, inet6) sock_diag dump: the kernel refused the filter \
+                (permission denied): fwmark filters need CAP_NET_ADMIN, run as root\n";
+    if code(&out) != 1 || !out.stdout.is_empty() || String::from_utf8_lossy(&out.stderr) != want {
+        failures.push(format!(
+            "fwmark as nobody: want exit 1 and {want:?}\n{}",
+            show_output(&out)
+        ));
+    }
+
+    // -p: every row, no owner for root's sockets, and one notice line.
+    let root = run(&mut ns.sockq(["-tanp"]));
+    let nobody = run(&mut as_nobody(&ns, &copy.bin, &["-tanp"]));
+    let err = String::from_utf8_lossy(&nobody.stderr).into_owned();
+    let notice_ok = err.lines().count() == 1
+        && err.starts_with("sockq: ")
+        && err.contains("could not be read (permission denied)")
+        && err.contains("show no owner");
+    let r = parse_table(&stdout_text(&root)).rows;
+    let n = parse_table(&stdout_text(&nobody)).rows;
+    let owned_as_root = r.iter().filter(|row| !row.extra.is_empty()).count();
+    let owned_as_nobody = n.iter().filter(|row| !row.extra.is_empty()).count();
+    if code(&nobody) != 0 || !notice_ok || r.len() != n.len() || owned_as_nobody != 0 {
+        failures.push(format!(
+            "-tanp as nobody: exit {}, {} rows (root {}), {owned_as_nobody} with owners\n{}",
+            code(&nobody),
+            n.len(),
+            r.len(),
+            show_output(&nobody)
+        ));
+    }
+    if owned_as_root != r.len() {
+        failures.push(format!(
+            "-tanp as root: not every row has an owner\n{}",
+            show_output(&root)
+        ));
+    }
+    drop(udp);
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+}
