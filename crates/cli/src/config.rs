@@ -204,7 +204,7 @@ impl Config {
             explicit_tables = true;
             let mut q = TableSet::EMPTY;
             for word in &a.query {
-                for id in word.split(',').filter(|s| !s.is_empty()) {
+                for id in word.split(',') {
                     let (neg, id) = match id.strip_prefix('!') {
                         Some(rest) => (true, rest),
                         None => (false, id),

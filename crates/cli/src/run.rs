@@ -322,6 +322,14 @@ pub(crate) fn dump_tables(
                         ));
                         continue 'tables;
                     }
+                    // Rows were already printed as they came, so a retry would
+                    // print them twice: say so instead (inet_diag dumps do not
+                    // set NLM_F_DUMP_INTR today; ENOBUFS could drop replies).
+                    Err(NlError::DumpInterrupted) => {
+                        out_warn(&format!(
+                            "the {table} table changed or replies were dropped during the dump; rows may be missing"
+                        ));
+                    }
                     Err(NlError::Kernel { errno, context }) if errno == EPERM && sends_bytecode => {
                         return Err(CliError::Runtime(format!(
                             "{context}: the kernel refused the filter (permission denied): fwmark filters need CAP_NET_ADMIN, run as root"
