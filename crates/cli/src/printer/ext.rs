@@ -234,20 +234,7 @@ pub fn write_skmem(out: &mut Vec<u8>, m: &SkMem) {
     out.push(b')');
 }
 
-fn num(out: &mut Vec<u8>, v: u64) {
-    let mut tmp = [0u8; 20];
-    let mut i = tmp.len();
-    let mut v = v;
-    loop {
-        i -= 1;
-        tmp[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(tmp.get(i..).unwrap_or_default());
-}
+use super::row::push_u64 as num;
 
 /// ` uid:` (when not 0), ` ino:`, ` sk:` (ss's `sock_details_print`), then
 /// ` fwmark:` and ` cgroup:` when not 0.
