@@ -156,9 +156,9 @@ const CASES: &[(&[&str], i32, &str)] = &[
         "sockq: cannot enter network namespace \"nonexistent-ns-xyz\" (/var/run/netns/nonexistent-ns-xyz): No such file or directory\n",
     ),
     (
-        &["-N", "../../etc/passwd", "-t"],
+        &["-N", "/etc/passwd", "-t"],
         1,
-        "sockq: cannot enter network namespace \"../../etc/passwd\" (../../etc/passwd): Invalid argument\n",
+        "sockq: cannot enter network namespace \"/etc/passwd\" (/etc/passwd): Invalid argument\n",
     ),
     (
         &["-F"],
