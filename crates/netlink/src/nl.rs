@@ -4,7 +4,7 @@ use crate::DiagSocket;
 use crate::error::Error;
 use crate::inet::decode_skmem;
 use crate::msg::{self, u32_at};
-use crate::other::{diag_request, header, map_missing};
+use crate::other::{diag_request, header};
 use sockq_model::{Detail, Endpoint, Family, NetlinkDetail, Socket, State, Table};
 use std::ops::ControlFlow;
 
@@ -112,13 +112,11 @@ impl DiagSocket {
         show: u32,
         on_socket: &mut dyn FnMut(&Socket) -> ControlFlow<()>,
     ) -> Result<(), Error> {
-        let req = netlink_request(protocol, show);
-        let r = self.dump_raw(&req, &mut |ty, payload| {
-            if ty != msg::SOCK_DIAG_BY_FAMILY {
-                return Ok(ControlFlow::Continue(()));
-            }
-            Ok(on_socket(&decode_netlink(payload)?))
-        });
-        r.map_err(|e| map_missing(e, "netlink sock_diag dump"))
+        self.dump_family(
+            &netlink_request(protocol, show),
+            "netlink sock_diag dump",
+            decode_netlink,
+            on_socket,
+        )
     }
 }

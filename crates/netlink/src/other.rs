@@ -342,7 +342,10 @@ impl DiagSocket {
         )
     }
 
-    fn dump_family(
+    /// One dump of a family whose replies are SOCK_DIAG_BY_FAMILY
+    /// messages decoded by `decode`; a missing module becomes
+    /// [`Error::ProtocolMissing`] naming `what`.
+    pub(crate) fn dump_family(
         &mut self,
         req: &[u8],
         what: &str,

@@ -7,7 +7,7 @@ use crate::DiagSocket;
 use crate::error::Error;
 use crate::inet::decode_skmem;
 use crate::msg::{self, u32_at};
-use crate::other::{diag_request, header, map_missing, u32_fill};
+use crate::other::{diag_request, header, u32_fill};
 use sockq_model::{
     Detail, Endpoint, Family, PacketDetail, PacketInfo, PacketRing, Socket, State, Table,
 };
@@ -134,13 +134,11 @@ impl DiagSocket {
         show: u32,
         on_socket: &mut dyn FnMut(&Socket) -> ControlFlow<()>,
     ) -> Result<(), Error> {
-        let req = packet_request(show);
-        let r = self.dump_raw(&req, &mut |ty, payload| {
-            if ty != msg::SOCK_DIAG_BY_FAMILY {
-                return Ok(ControlFlow::Continue(()));
-            }
-            Ok(on_socket(&decode_packet(payload)?))
-        });
-        r.map_err(|e| map_missing(e, "packet sock_diag dump"))
+        self.dump_family(
+            &packet_request(show),
+            "packet sock_diag dump",
+            decode_packet,
+            on_socket,
+        )
     }
 }

@@ -10,7 +10,7 @@ use crate::DiagSocket;
 use crate::error::Error;
 use crate::inet::decode_skmem;
 use crate::msg::{self, u32_at};
-use crate::other::{diag_request, header, map_missing};
+use crate::other::{diag_request, header};
 use sockq_model::{Detail, Endpoint, Family, Shutdown, Socket, State, Table, UnixDetail, UnixName};
 use std::collections::HashMap;
 use std::ops::ControlFlow;
@@ -172,13 +172,11 @@ impl DiagSocket {
         show: u32,
         on_socket: &mut dyn FnMut(&Socket) -> ControlFlow<()>,
     ) -> Result<(), Error> {
-        let req = unix_request(states, show);
-        let r = self.dump_raw(&req, &mut |ty, payload| {
-            if ty != msg::SOCK_DIAG_BY_FAMILY {
-                return Ok(ControlFlow::Continue(()));
-            }
-            Ok(on_socket(&decode_unix(payload)?))
-        });
-        r.map_err(|e| map_missing(e, "unix sock_diag dump"))
+        self.dump_family(
+            &unix_request(states, show),
+            "unix sock_diag dump",
+            decode_unix,
+            on_socket,
+        )
     }
 }
