@@ -16,6 +16,8 @@ mod cli;
 mod details;
 /// sockq's rows against ss's rows for the same sockets (inet tables).
 mod differential;
+/// `-E` into a closed pipe, lost events (ENOBUFS); dumps into `| head`.
+mod events;
 /// The filter language end to end: ssfilter.t replay, live expressions.
 mod filter;
 /// Namespaces (-N, --all-netns), -K, -E and --sort.

@@ -5,7 +5,11 @@
 //! the receive time; unambiguous, sortable and free of time zones). JSON
 //! gets a `time` field. The filter and the families apply, not the state
 //! mask (a destroyed TCP socket is in CLOSE), as in ss. SIGINT, SIGTERM and
-//! a closed output pipe end the run with status 0.
+//! a closed output pipe end the run with status 0 and no message: when
+//! stdout is a pipe or a socket it is polled with the netlink socket, so a
+//! reader that goes away (`sockq -E | head -1`) ends the run at once, not at
+//! the next event. Notifications the kernel dropped (ENOBUFS) are reported
+//! on stderr, one line each time, and the receive buffer is raised.
 
 use crate::config::Config;
 use crate::error::CliError;
@@ -13,8 +17,11 @@ use crate::filtering::FilterSet;
 use crate::output::{Lead, Output};
 use crate::run::Outcome;
 use sockq_model::{Family, Table};
-use sockq_netlink::events::{EventSocket, group, install_stop_handlers, stop_requested};
+use sockq_netlink::events::{
+    EventSocket, Wake, group, install_stop_handlers, output_can_hang_up, stop_requested,
+};
 use std::ops::ControlFlow;
+use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -64,14 +71,16 @@ pub fn run_events(cfg: &Config, filters: &FilterSet) -> Result<Outcome, CliError
         source: e,
     })?;
     let mut sock = EventSocket::new(&groups).map_err(|e| CliError::Netlink {
-        context: "-E (needs CAP_NET_ADMIN)".into(),
+        context: "-E".into(),
         source: e,
     })?;
     let proc_root = PathBuf::from(std::env::var_os("PROC_ROOT").unwrap_or_else(|| "/proc".into()));
     let mut out = Output::with_lead(cfg, &proc_root, Lead::Time)?;
-    let mut failed = false;
-    while !stop_requested() && !failed {
-        let r = sock.wait(POLL_MS, &mut |s| {
+    let stdout = std::io::stdout();
+    let watch = output_can_hang_up(stdout.as_fd()).then(|| stdout.as_fd());
+    let mut overruns = 0u64;
+    while !stop_requested() {
+        let r = sock.wait(POLL_MS, watch, &mut |s| {
             if !families.contains(s.family) || !cfg.tables.contains(s.table) {
                 return ControlFlow::Continue(());
             }
@@ -89,12 +98,25 @@ pub fn run_events(cfg: &Config, filters: &FilterSet) -> Result<Outcome, CliError
             ControlFlow::Continue(())
         });
         match r {
-            Ok(ControlFlow::Break(())) => failed = true,
-            Ok(ControlFlow::Continue(())) => {}
-            Err(sockq_netlink::Error::Io { source, .. })
-                if source.raw_os_error() == Some(ENOBUFS) =>
-            {
-                eprintln!("sockq: events were lost (receive buffer overrun)");
+            Ok(Wake::Idle) => {}
+            // A write failed: finish() reports it (a closed pipe quietly).
+            Ok(Wake::Break) => break,
+            // Nobody reads any more: nothing left to flush to, nothing to say.
+            Ok(Wake::OutputClosed) => return Ok(Outcome { code: 0 }),
+            Ok(Wake::Lost { rcvbuf }) => {
+                overruns += 1;
+                let times = if overruns == 1 {
+                    "once".to_owned()
+                } else {
+                    format!("{overruns} times so far")
+                };
+                let raised = rcvbuf.map_or(String::new(), |b| {
+                    format!("; receive buffer raised to {} KiB", b / 1024)
+                });
+                eprintln!(
+                    "sockq: the kernel dropped socket events (receive buffer overrun, \
+                     {times}){raised}"
+                );
             }
             Err(e) => {
                 return Err(CliError::Netlink {
@@ -107,5 +129,3 @@ pub fn run_events(cfg: &Config, filters: &FilterSet) -> Result<Outcome, CliError
     out.finish()?;
     Ok(Outcome { code: 0 })
 }
-
-const ENOBUFS: i32 = 105;

@@ -322,12 +322,11 @@ pub(crate) fn dump_tables(
                         ));
                         continue 'tables;
                     }
-                    // Rows were already printed as they came, so a retry would
-                    // print them twice: say so instead (inet_diag dumps do not
-                    // set NLM_F_DUMP_INTR today; ENOBUFS could drop replies).
-                    Err(NlError::DumpInterrupted) => {
+                    // Retried already (sockq_netlink::retry_interrupted): the
+                    // rows read are shown, and the gap is said.
+                    Err(NlError::DumpInterrupted { attempts }) => {
                         out_warn(&format!(
-                            "the {table} table changed or replies were dropped during the dump; rows may be missing"
+                            "the {table} table changed or replies were dropped during each of {attempts} dumps; rows may be missing"
                         ));
                     }
                     Err(NlError::Kernel { errno, context }) if errno == EPERM && sends_bytecode => {
@@ -364,6 +363,11 @@ pub(crate) fn dump_tables(
                 Err(NlError::ProtocolMissing { what }) => {
                     out_warn(&format!(
                         "{what}: not supported by this kernel (no sock_diag module); {family} sockets are not shown"
+                    ));
+                }
+                Err(NlError::DumpInterrupted { attempts }) => {
+                    out_warn(&format!(
+                        "the {family} socket table changed or replies were dropped during each of {attempts} dumps; rows may be missing"
                     ));
                 }
                 Err(e) => {

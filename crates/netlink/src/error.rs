@@ -41,9 +41,13 @@ pub enum Error {
         got: usize,
     },
     /// The kernel flagged the dump as inconsistent (NLM_F_DUMP_INTR) or
-    /// dropped replies (ENOBUFS); a retry should succeed.
-    #[error("dump interrupted: the socket table changed or replies were dropped; retry")]
-    DumpInterrupted,
+    /// dropped replies (ENOBUFS) on every one of `attempts` dumps; the rows
+    /// read were delivered, but some may be missing.
+    #[error("dump interrupted {attempts} times: the socket table changed or replies were dropped")]
+    DumpInterrupted {
+        /// Dumps made, the first one included.
+        attempts: u32,
+    },
     /// Data that cannot be decoded (a bad /proc line, an odd header).
     #[error("cannot decode {0}")]
     Decode(String),
@@ -56,7 +60,7 @@ impl Error {
     /// Whether running the same dump again may succeed
     /// ([`Error::DumpInterrupted`]).
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Error::DumpInterrupted)
+        matches!(self, Error::DumpInterrupted { .. })
     }
 
     /// Builds an [`Error::Io`] from a context and an I/O error.

@@ -58,6 +58,7 @@ pub mod packet;
 pub mod procnet;
 pub mod replay;
 mod socket;
+mod sockopt;
 pub mod unix;
 
 pub use both::tcp6_in_use;
@@ -68,5 +69,5 @@ pub use nl::{decode_netlink, netlink_request};
 pub use other::{decode_tipc, decode_vsock, decode_xdp, tipc_request, vsock_request, xdp_request};
 pub use packet::{decode_packet, packet_request};
 pub use replay::replay;
-pub use socket::{DiagSocket, OnMessage, dump_from_bytes};
+pub use socket::{DiagSocket, MAX_DUMP_RETRIES, OnMessage, dump_from_bytes, retry_interrupted};
 pub use unix::{decode_unix, fill_unix_peer_names, unix_request};

@@ -6,10 +6,13 @@ use crate::msg::{
     self, Messages, NLM_F_DUMP_INTR, NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, NLMSG_NOOP,
     NLMSG_OVERRUN, NlHeader,
 };
+use crate::sockopt;
 use netlink_sys::{Socket as NlSocket, SocketAddr, protocols::NETLINK_SOCK_DIAG};
 use sockq_model::Socket;
 use std::io::Write;
 use std::ops::ControlFlow;
+use std::os::fd::AsRawFd;
+use std::sync::mpsc;
 
 /// Initial receive buffer: twice the largest datagram a dump produces
 /// (the kernel caps dump skbs at 32 KiB).
@@ -52,7 +55,8 @@ impl DiagSocket {
         let addr = sock.bind_auto().map_err(|e| Error::io(ctx, e))?;
         sock.connect(&SocketAddr::new(0, 0))
             .map_err(|e| Error::io(ctx, e))?;
-        // Best effort: a small SO_RCVBUF only costs extra wake-ups.
+        // Best effort: a small SO_RCVBUF only costs extra wake-ups. (After
+        // ENOBUFS the buffer is doubled past rmem_max where allowed.)
         let _ = sock.set_rx_buf_sz(SO_RCVBUF_SIZE);
         Ok(DiagSocket {
             sock,
@@ -84,12 +88,18 @@ impl DiagSocket {
     /// replaced by the socket's own. Replies from another sender than the
     /// kernel, or with another sequence number or port, are skipped.
     ///
+    /// When the kernel flags the dump as inconsistent (NLM_F_DUMP_INTR) or
+    /// drops replies (ENOBUFS, after which the receive buffer is doubled),
+    /// the dump is made again, up to [`MAX_DUMP_RETRIES`] times, and only
+    /// sockets not delivered before are passed on (see
+    /// [`retry_interrupted`]).
+    ///
     /// Errors: NLMSG_ERROR gives [`Error::Kernel`]; DONE carrying -ENOENT
     /// gives [`Error::ProtocolMissing`] (no diag module: fall back to /proc),
-    /// other negative DONE codes [`Error::Kernel`]; NLM_F_DUMP_INTR or
-    /// dropped replies give [`Error::DumpInterrupted`] after the dump was
-    /// read to its end (retry a bounded number of times); a malformed
-    /// message gives [`Error::Truncated`].
+    /// other negative DONE codes [`Error::Kernel`]; a dump still interrupted
+    /// after the retries gives [`Error::DumpInterrupted`] (every row it
+    /// could read was delivered); a malformed message gives
+    /// [`Error::Truncated`].
     ///
     /// When `on_msg` breaks or fails, the rest of the dump is still read and
     /// dropped, so that the socket stays usable (the kernel refuses a new
@@ -111,40 +121,137 @@ impl DiagSocket {
                 request.len()
             )));
         }
+        let mut req = request.to_vec();
+        retry_interrupted(
+            MAX_DUMP_RETRIES,
+            &mut |on: &mut OnMessage<'_>| self.dump_once(&mut req, hdr, on),
+            on_msg,
+        )
+    }
+
+    /// One dump: sends `req` under a fresh sequence number and reads the
+    /// replies to their end. The first datagram is read on this thread; a
+    /// dump that needs more is received on a second thread, so the kernel
+    /// walks its tables (in the reader's recvmsg) while this thread decodes
+    /// and prints what already arrived.
+    fn dump_once(
+        &mut self,
+        req: &mut [u8],
+        hdr: NlHeader,
+        on_msg: &mut OnMessage<'_>,
+    ) -> Result<(), Error> {
         self.seq = self.seq.wrapping_add(1);
         let seq = self.seq;
-        let mut req = request.to_vec();
-        NlHeader { seq, pid: 0, ..hdr }.write(&mut req);
-        let what = describe_request(&req);
-        self.send(&req, &what)?;
+        NlHeader { seq, pid: 0, ..hdr }.write(req);
+        let what = describe_request(req);
+        self.send(req, &what)?;
 
         let mut state = DumpState::new(Some((seq, self.port)), what);
         let mut enobufs = 0u32;
+        // The first datagram; small dumps (listeners, a filter that matches
+        // little) end here without a thread.
         loop {
-            let n = match self.recv_datagram() {
-                Ok(n) => n,
-                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
-                    // Replies were dropped: read on to DONE, then ask for a retry.
-                    enobufs += 1;
-                    state.interrupted = true;
-                    if enobufs > MAX_ENOBUFS {
-                        return Err(Error::io(format!("reading the {} reply", state.what), e));
+            match recv_datagram(&self.sock, &mut self.buf) {
+                Ok(n) => {
+                    let data = self.buf.get(..n).unwrap_or_default();
+                    if let Some(done) = consume(&mut self.capture, &mut state, data, on_msg) {
+                        return done;
                     }
-                    self.rcvbuf = self.rcvbuf.saturating_mul(2);
-                    let _ = self.sock.set_rx_buf_sz(self.rcvbuf);
-                    continue;
+                    break;
+                }
+                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
+                    self.on_enobufs(&mut state, &mut enobufs, e)?;
                 }
                 Err(e) => return Err(Error::io(format!("reading the {} reply", state.what), e)),
-            };
-            let data = self.buf.get(..n).unwrap_or_default();
-            if let Some(w) = self.capture.as_mut() {
-                w.write_all(data)
-                    .map_err(|e| Error::io("writing the dump file", e))?;
-            }
-            if let Some(done) = state.feed(data, on_msg) {
-                return done;
             }
         }
+        let expect = (seq, self.port);
+        let sock = &self.sock;
+        let capture = &mut self.capture;
+        let rcvbuf = self.rcvbuf;
+        let outcome = std::thread::scope(|scope| {
+            let (tx, rx) = mpsc::sync_channel::<Chunk>(IN_FLIGHT);
+            let (back_tx, back_rx) = mpsc::channel::<Vec<u8>>();
+            // Every buffer the pipeline can hold at once (one being filled,
+            // IN_FLIGHT queued, one being decoded), allocated here so the
+            // reader thread never allocates (no second malloc arena).
+            for _ in 0..IN_FLIGHT + 2 {
+                let _ = back_tx.send(vec![0; READER_BUF]);
+            }
+            let reader = std::thread::Builder::new()
+                .name("sockq-netlink-reader".into())
+                .spawn_scoped(scope, move || {
+                    read_ahead(sock, expect, rcvbuf, enobufs, &tx, &back_rx)
+                });
+            let reader = match reader {
+                Ok(r) => r,
+                // No thread (a tight RLIMIT_NPROC): read on this one.
+                Err(_) => return None,
+            };
+            let mut result = Err(Error::Invalid("the netlink reader stopped early".into()));
+            for chunk in rx.iter() {
+                match chunk {
+                    Chunk::Data(buf, n) => {
+                        let data = buf.get(..n).unwrap_or_default();
+                        let end = consume(capture, &mut state, data, on_msg);
+                        let _ = back_tx.send(buf);
+                        if let Some(done) = end {
+                            result = done;
+                            break;
+                        }
+                    }
+                    Chunk::Dropped => state.interrupted = true,
+                    Chunk::Failed(e) => {
+                        result = Err(Error::io(format!("reading the {} reply", state.what), e));
+                        break;
+                    }
+                }
+            }
+            // Dropping the receiver stops a reader still sending.
+            drop(rx);
+            let rcvbuf = reader.join().unwrap_or(rcvbuf);
+            Some((result, rcvbuf))
+        });
+        match outcome {
+            Some((result, rcvbuf)) => {
+                self.rcvbuf = rcvbuf;
+                result
+            }
+            None => loop {
+                match recv_datagram(&self.sock, &mut self.buf) {
+                    Ok(n) => {
+                        let data = self.buf.get(..n).unwrap_or_default();
+                        if let Some(done) = consume(&mut self.capture, &mut state, data, on_msg) {
+                            return done;
+                        }
+                    }
+                    Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
+                        self.on_enobufs(&mut state, &mut enobufs, e)?;
+                    }
+                    Err(e) => {
+                        return Err(Error::io(format!("reading the {} reply", state.what), e));
+                    }
+                }
+            },
+        }
+    }
+
+    /// ENOBUFS: replies were dropped. Double the receive buffer, read on to
+    /// DONE and let the dump be retried; give up after [`MAX_ENOBUFS`].
+    fn on_enobufs(
+        &mut self,
+        state: &mut DumpState,
+        count: &mut u32,
+        e: std::io::Error,
+    ) -> Result<(), Error> {
+        *count += 1;
+        state.interrupted = true;
+        if *count > MAX_ENOBUFS {
+            return Err(Error::io(format!("reading the {} reply", state.what), e));
+        }
+        self.rcvbuf = self.rcvbuf.saturating_mul(2);
+        sockopt::set_rcvbuf(self.sock.as_raw_fd(), self.rcvbuf as usize);
+        Ok(())
     }
 
     /// Dumps one inet table in one family, calling `on_socket` for each
@@ -194,42 +301,240 @@ impl DiagSocket {
             }
         }
     }
+}
 
-    /// Receives one datagram from the kernel into `self.buf`, growing the
-    /// buffer first if the datagram would not fit, and returns its length.
-    fn recv_datagram(&mut self) -> std::io::Result<usize> {
-        loop {
-            // Peek at the size without copying anything.
-            let mut none: &mut [u8] = &mut [];
-            let size = match self
-                .sock
-                .recv_from(&mut none, libc::MSG_PEEK | libc::MSG_TRUNC)
-            {
-                Ok((n, _)) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
-            if size > self.buf.len() {
-                self.buf.resize(size.next_power_of_two(), 0);
+/// Datagrams received ahead of the decoder: bounds the memory a fast
+/// kernel and a slow consumer (a full pipe) can pin. Two keep the reader
+/// busy (32 measured no faster); more only add memory.
+const IN_FLIGHT: usize = 2;
+/// The reader's buffers: one dump datagram (the kernel caps them at
+/// 32 KiB); `recv_datagram` grows a buffer for a larger one.
+const READER_BUF: usize = 32 * 1024;
+
+/// What the reader thread hands over.
+enum Chunk {
+    /// A datagram: the buffer and the number of bytes in it.
+    Data(Vec<u8>, usize),
+    /// ENOBUFS: replies were dropped (the buffer was already enlarged).
+    Dropped,
+    /// A receive error; the reader has stopped.
+    Failed(std::io::Error),
+}
+
+/// The reader thread: receives datagrams until the one that ends the dump
+/// `expect` (DONE or ERROR for its sequence and port, or a malformed
+/// datagram, which also ends the consumer's loop), or until the consumer
+/// hangs up. Returns the receive buffer size it ended with.
+fn read_ahead(
+    sock: &NlSocket,
+    expect: (u32, u32),
+    mut rcvbuf: i32,
+    mut enobufs: u32,
+    tx: &mpsc::SyncSender<Chunk>,
+    back: &mpsc::Receiver<Vec<u8>>,
+) -> i32 {
+    loop {
+        let mut buf = back.try_recv().unwrap_or_else(|_| vec![0; READER_BUF]);
+        let chunk = match recv_datagram(sock, &mut buf) {
+            Ok(n) => {
+                let last = ends_dump(buf.get(..n).unwrap_or_default(), expect);
+                if tx.send(Chunk::Data(buf, n)).is_err() || last {
+                    return rcvbuf;
+                }
+                continue;
             }
-            let mut dst: &mut [u8] = &mut self.buf[..];
-            let (n, from) = match self.sock.recv_from(&mut dst, libc::MSG_TRUNC) {
-                Ok(r) => r,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
-            if from.port_number() != 0 {
-                continue; // not from the kernel
+            Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) && enobufs < MAX_ENOBUFS => {
+                enobufs += 1;
+                rcvbuf = rcvbuf.saturating_mul(2);
+                sockopt::set_rcvbuf(sock.as_raw_fd(), rcvbuf as usize);
+                Chunk::Dropped
             }
-            if n > self.buf.len() {
-                return Err(std::io::Error::other(format!(
-                    "datagram of {n} bytes truncated to {}",
-                    self.buf.len()
-                )));
+            Err(e) => {
+                let _ = tx.send(Chunk::Failed(e));
+                return rcvbuf;
             }
-            return Ok(n);
+        };
+        if tx.send(chunk).is_err() {
+            return rcvbuf;
         }
     }
+}
+
+/// Whether `data` ends the dump `(seq, port)` for [`DumpState::feed`]: it
+/// holds that dump's DONE or ERROR, or it cannot be walked.
+fn ends_dump(data: &[u8], (seq, port): (u32, u32)) -> bool {
+    for m in Messages::new(data) {
+        let Ok((h, _, _)) = m else {
+            return true;
+        };
+        if h.seq == seq && h.pid == port && (h.ty == NLMSG_DONE || h.ty == NLMSG_ERROR) {
+            return true;
+        }
+    }
+    false
+}
+
+/// Saves a datagram to the `-D` capture, if any, then feeds it to the dump
+/// state; `Some` once the dump is over.
+fn consume(
+    capture: &mut Option<Box<dyn Write + Send>>,
+    state: &mut DumpState,
+    data: &[u8],
+    on_msg: &mut OnMessage<'_>,
+) -> Option<Result<(), Error>> {
+    if let Some(w) = capture.as_mut()
+        && let Err(e) = w.write_all(data)
+    {
+        return Some(Err(Error::io("writing the dump file", e)));
+    }
+    state.feed(data, on_msg)
+}
+
+/// Receives one datagram from the kernel into `buf`, growing it first if
+/// the datagram would not fit, and returns its length.
+fn recv_datagram(sock: &NlSocket, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+    loop {
+        // Peek at the size without copying anything.
+        let mut none: &mut [u8] = &mut [];
+        let size = match sock.recv_from(&mut none, libc::MSG_PEEK | libc::MSG_TRUNC) {
+            Ok((n, _)) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if size > buf.len() {
+            buf.resize(size.next_power_of_two(), 0);
+        }
+        let mut dst: &mut [u8] = &mut buf[..];
+        let (n, from) = match sock.recv_from(&mut dst, libc::MSG_TRUNC) {
+            Ok(r) => r,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if from.port_number() != 0 {
+            continue; // not from the kernel
+        }
+        if n > buf.len() {
+            return Err(std::io::Error::other(format!(
+                "datagram of {n} bytes truncated to {}",
+                buf.len()
+            )));
+        }
+        return Ok(n);
+    }
+}
+
+/// Dumps made again after the first one reported itself interrupted.
+pub const MAX_DUMP_RETRIES: u32 = 3;
+
+/// Runs `once` (one complete dump) and, while it ends with
+/// [`Error::DumpInterrupted`], runs it again, at most `max_retries` more
+/// times. `on_msg` sees each socket once: a retry passes on only messages
+/// whose socket cookie was not delivered by an earlier attempt, so rows
+/// already printed are not printed twice, and sockets the interrupted walk
+/// missed still appear. Still interrupted after the retries, it returns
+/// [`Error::DumpInterrupted`] with the number of attempts.
+///
+/// Delivered sockets are remembered by the low 32 bits of their cookie, in
+/// a compact log ([`CookieLog`]; the kernel hands cookies out from one
+/// 64-bit counter, so two live sockets share the low half only after 2^32
+/// sockets were created between them). When `on_msg` breaks, nothing is
+/// retried.
+pub fn retry_interrupted(
+    max_retries: u32,
+    once: &mut dyn FnMut(&mut OnMessage<'_>) -> Result<(), Error>,
+    on_msg: &mut OnMessage<'_>,
+) -> Result<(), Error> {
+    // This attempt's cookies, compactly, and earlier attempts' cookies,
+    // sorted (filled only when a retry is needed).
+    let mut log = CookieLog::default();
+    let mut earlier: Vec<u32> = Vec::new();
+    let mut attempt = 0u32;
+    loop {
+        let mut stopped = false;
+        let r = once(&mut |ty, payload| {
+            if let Some(k) = cookie_key(payload) {
+                if earlier.binary_search(&k).is_ok() {
+                    return Ok(ControlFlow::Continue(()));
+                }
+                log.push(k);
+            }
+            let flow = on_msg(ty, payload)?;
+            stopped |= flow.is_break();
+            Ok(flow)
+        });
+        attempt += 1;
+        match r {
+            Err(Error::DumpInterrupted { .. }) if stopped => return Ok(()),
+            Err(Error::DumpInterrupted { .. }) if attempt <= max_retries => {
+                log.drain_into(&mut earlier);
+                earlier.sort_unstable();
+                earlier.dedup();
+            }
+            Err(Error::DumpInterrupted { .. }) => {
+                return Err(Error::DumpInterrupted { attempts: attempt });
+            }
+            r => return r,
+        }
+    }
+}
+
+/// Cookies in arrival order as zigzag LEB128 deltas. The kernel hands out
+/// cookies from a counter, in batches per CPU, when a socket is first
+/// dumped, so in walk order they mostly differ by little: about a byte or
+/// two per socket instead of four, which keeps a dump's peak memory down
+/// for insurance that is rarely used.
+#[derive(Default)]
+struct CookieLog {
+    bytes: Vec<u8>,
+    last: u32,
+}
+
+impl CookieLog {
+    fn push(&mut self, k: u32) {
+        let d = k.wrapping_sub(self.last) as i32;
+        self.last = k;
+        let mut z = ((d << 1) ^ (d >> 31)) as u32;
+        while z >= 0x80 {
+            self.bytes.push((z as u8 & 0x7f) | 0x80);
+            z >>= 7;
+        }
+        self.bytes.push(z as u8);
+    }
+
+    /// Appends the logged cookies to `out` and empties the log.
+    fn drain_into(&mut self, out: &mut Vec<u32>) {
+        let (mut last, mut z, mut shift) = (0u32, 0u32, 0u32);
+        for &b in &self.bytes {
+            z |= u32::from(b & 0x7f).checked_shl(shift).unwrap_or(0);
+            shift += 7;
+            if b & 0x80 == 0 {
+                let d = ((z >> 1) as i32) ^ -((z & 1) as i32);
+                last = last.wrapping_add(d as u32);
+                out.push(last);
+                z = 0;
+                shift = 0;
+            }
+        }
+        *self = CookieLog::default();
+    }
+}
+
+/// The low 32 bits of the socket cookie in a sock_diag reply, located by
+/// the reply's family byte (each family's message has its own layout).
+fn cookie_key(payload: &[u8]) -> Option<u32> {
+    let at = match i32::from(*payload.first()?) {
+        // inet_diag_msg: 4 bytes, then the sockid (ports, two 16-byte
+        // addresses, interface) before idiag_cookie.
+        libc::AF_INET | libc::AF_INET6 => 44,
+        // unix_diag_msg and packet_diag_msg: 4 bytes and the inode.
+        libc::AF_UNIX | libc::AF_PACKET => 8,
+        // netlink_diag_msg: 4 bytes, portid, dst_portid, dst_group, inode.
+        libc::AF_NETLINK => 20,
+        _ => return None,
+    };
+    Some(u32::from_ne_bytes(
+        payload.get(at..at + 4)?.try_into().ok()?,
+    ))
 }
 
 /// How a dump loop ended early, to be reported once DONE has been read.
@@ -307,7 +612,7 @@ impl DumpState {
             });
         }
         if self.interrupted {
-            return Err(Error::DumpInterrupted);
+            return Err(Error::DumpInterrupted { attempts: 1 });
         }
         Ok(())
     }
@@ -338,4 +643,40 @@ fn describe_request(req: &[u8]) -> String {
     let fam = req.get(NLMSG_HDRLEN).copied().unwrap_or(0);
     let proto = req.get(NLMSG_HDRLEN + 1).copied().unwrap_or(0);
     format!("sock_diag dump (family {fam}, protocol {proto})")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cookie_log_round_trips() {
+        let keys = [5u32, 6, 7, 4_000_000_000, 3, 3, u32::MAX, 0, 1 << 31, 12];
+        let mut log = super::CookieLog::default();
+        for k in keys {
+            log.push(k);
+        }
+        // Neighbours take one byte each.
+        assert!(log.bytes.len() < keys.len() * 3, "{}", log.bytes.len());
+        let mut out = Vec::new();
+        log.drain_into(&mut out);
+        assert_eq!(out, keys);
+        assert!(log.bytes.is_empty());
+    }
+
+    #[test]
+    fn cookie_keys_by_family() {
+        let mut inet = vec![0u8; 72];
+        inet[0] = 2;
+        inet[44..48].copy_from_slice(&7u32.to_ne_bytes());
+        assert_eq!(super::cookie_key(&inet), Some(7));
+        let mut unix = vec![0u8; 16];
+        unix[0] = 1;
+        unix[8..12].copy_from_slice(&9u32.to_ne_bytes());
+        assert_eq!(super::cookie_key(&unix), Some(9));
+        let mut nl = vec![0u8; 28];
+        nl[0] = 16;
+        nl[20..24].copy_from_slice(&11u32.to_ne_bytes());
+        assert_eq!(super::cookie_key(&nl), Some(11));
+        assert_eq!(super::cookie_key(&[2, 0, 0]), None);
+        assert_eq!(super::cookie_key(&[99; 80]), None);
+    }
 }

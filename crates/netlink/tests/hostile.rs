@@ -14,8 +14,8 @@ use sockq_netlink::msg::{
     SOCK_DIAG_BY_FAMILY, align4, push_attr,
 };
 use sockq_netlink::{
-    Error, decode_inet, decode_netlink, decode_packet, decode_tipc, decode_unix, decode_vsock,
-    decode_xdp, dump_from_bytes, replay,
+    Error, MAX_DUMP_RETRIES, decode_inet, decode_netlink, decode_packet, decode_tipc, decode_unix,
+    decode_vsock, decode_xdp, dump_from_bytes, replay, retry_interrupted,
 };
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
@@ -206,12 +206,121 @@ fn dump_intr_reads_every_row_then_asks_for_a_retry() {
     let (seen, r) = dump(&data);
     assert_eq!(seen.len(), 3);
     let e = r.unwrap_err();
-    assert!(matches!(e, Error::DumpInterrupted) && e.is_retryable());
+    assert!(matches!(e, Error::DumpInterrupted { .. }) && e.is_retryable());
     // The flag on DONE alone counts as well.
     let mut d = done(0);
     d[6..8].copy_from_slice(&(NLM_F_MULTI | NLM_F_DUMP_INTR).to_ne_bytes());
     let (_, r) = dump(&d);
-    assert!(matches!(r, Err(Error::DumpInterrupted)));
+    assert!(matches!(r, Err(Error::DumpInterrupted { .. })));
+}
+
+/// An inet message whose cookie (low half) is `cookie`, for the retry tests.
+fn with_cookie(sport: u16, cookie: u32, flags: u16) -> Vec<u8> {
+    let mut p = inet_msg(1, sport, 40000, 1000 + cookie);
+    p[44..48].copy_from_slice(&cookie.to_ne_bytes());
+    message(SOCK_DIAG_BY_FAMILY, NLM_F_MULTI | flags, &p)
+}
+
+/// Runs `retry_interrupted` over crafted dumps, one per attempt (the last
+/// one repeats), through `dump_from_bytes`; returns the source ports seen in
+/// order, the number of dumps made and the result.
+fn retried(attempts: &[Vec<u8>]) -> (Vec<u16>, usize, Result<(), Error>) {
+    let mut ports = Vec::new();
+    let mut made = 0;
+    let r = retry_interrupted(
+        MAX_DUMP_RETRIES,
+        &mut |on| {
+            let data = &attempts[made.min(attempts.len() - 1)];
+            made += 1;
+            dump_from_bytes(data, on)
+        },
+        &mut |ty, payload| {
+            if ty == SOCK_DIAG_BY_FAMILY
+                && let sockq_model::Endpoint::Inet { port, .. } =
+                    decode_inet(payload, Table::Tcp)?.local
+            {
+                ports.push(port);
+            }
+            Ok(ControlFlow::Continue(()))
+        },
+    );
+    (ports, made, r)
+}
+
+#[test]
+fn dump_intr_is_retried_and_each_socket_is_delivered_once() {
+    // The first walk is flagged and misses socket 4; the retry sees the
+    // table as it is now: 1 and 3 again, 2 gone, 4 new.
+    let first = [
+        with_cookie(1, 11, 0),
+        with_cookie(2, 12, NLM_F_DUMP_INTR),
+        with_cookie(3, 13, 0),
+        done(0),
+    ]
+    .concat();
+    let second = [
+        with_cookie(3, 13, 0),
+        with_cookie(4, 14, 0),
+        with_cookie(1, 11, 0),
+        done(0),
+    ]
+    .concat();
+    let (ports, made, r) = retried(&[first, second]);
+    r.unwrap();
+    assert_eq!(made, 2);
+    assert_eq!(ports, [1, 2, 3, 4]);
+}
+
+#[test]
+fn a_dump_interrupted_every_time_gives_up_after_the_retries() {
+    let always = [with_cookie(1, 11, NLM_F_DUMP_INTR), done(0)].concat();
+    let mut later = always.clone();
+    later.splice(0..0, with_cookie(5, 15, NLM_F_DUMP_INTR));
+    let (ports, made, r) = retried(&[always, later]);
+    assert_eq!(made as u32, MAX_DUMP_RETRIES + 1);
+    assert_eq!(ports, [1, 5], "every socket read is still delivered, once");
+    let e = r.unwrap_err();
+    assert!(matches!(e, Error::DumpInterrupted { attempts } if attempts == MAX_DUMP_RETRIES + 1));
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "dump interrupted {} times: the socket table changed or replies were dropped",
+            MAX_DUMP_RETRIES + 1
+        )
+    );
+}
+
+#[test]
+fn a_consumer_that_stops_is_not_retried() {
+    let flagged = [
+        with_cookie(1, 11, NLM_F_DUMP_INTR),
+        with_cookie(2, 12, 0),
+        done(0),
+    ]
+    .concat();
+    let mut made = 0;
+    let mut seen = 0;
+    let r = retry_interrupted(
+        MAX_DUMP_RETRIES,
+        &mut |on| {
+            made += 1;
+            dump_from_bytes(&flagged, on)
+        },
+        &mut |_, _| {
+            seen += 1;
+            Ok(ControlFlow::Break(()))
+        },
+    );
+    r.unwrap();
+    assert_eq!((made, seen), (1, 1));
+}
+
+#[test]
+fn an_error_other_than_dump_intr_is_not_retried() {
+    let failing = [with_cookie(1, 11, NLM_F_DUMP_INTR), nlmsg_error(EPERM)].concat();
+    let (ports, made, r) = retried(&[failing]);
+    assert_eq!((ports, made), (vec![1], 1));
+    assert!(matches!(r, Err(Error::Kernel { errno: EPERM, .. })));
 }
 
 #[test]

@@ -483,5 +483,5 @@ fn dump_intr_flag_is_reported_after_the_dump() {
     });
     assert_eq!(n, 2);
     let e = r.unwrap_err();
-    assert!(matches!(e, Error::DumpInterrupted) && e.is_retryable());
+    assert!(matches!(e, Error::DumpInterrupted { .. }) && e.is_retryable());
 }

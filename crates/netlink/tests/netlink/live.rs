@@ -345,3 +345,32 @@ fn requests_the_kernel_would_drop_are_refused() {
     );
     assert!(ok.is_ok());
 }
+
+/// A dump of many datagrams is received on a second thread while the
+/// consumer works: a slow consumer still gets every socket, once, and the
+/// socket serves the next dump.
+#[test]
+fn read_ahead_delivers_every_socket_once_to_a_slow_consumer() {
+    in_netns(|| {
+        let many: Vec<_> = (0..2000)
+            .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
+            .collect();
+        let want: BTreeSet<u32> = many.iter().map(inode_of).collect();
+        let mut nl = DiagSocket::new().unwrap();
+        let req = request(Family::Inet, Table::Tcp, StateSet::ALL, ext::INFO, None);
+        for slow in [true, false] {
+            let mut got = Vec::new();
+            nl.dump_inet(&req, &mut |s| {
+                if slow && got.len() % 250 == 0 {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                got.push(s.inode);
+                ControlFlow::Continue(())
+            })
+            .unwrap();
+            let set: BTreeSet<u32> = got.iter().copied().collect();
+            assert_eq!(got.len(), set.len(), "a socket was delivered twice");
+            assert_eq!(set, want);
+        }
+    });
+}
