@@ -11,10 +11,13 @@ fn sockq() -> Command {
 
 /// Runs sockq with `args` and returns (status, stdout, stderr).
 fn run(args: &[&str]) -> (i32, String, String) {
-    let out = sockq()
-        .args(args)
+    let mut cmd = sockq();
+    cmd.args(args);
+    let out = cmd
         .output()
         .unwrap_or_else(|e| panic!("running sockq: {e}"));
+    // Every command runs as nobody too (tests/util.rs).
+    crate::util::shadow_unprivileged(&cmd, &out);
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),

@@ -6,53 +6,17 @@
 //! it could not read. (`-K` as nobody is tested with the kill tests.)
 
 use std::ffi::OsString;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use crate::util::{
-    Netns, parse_table, root_or_skip, run, show_output, small_mix, sockq_program, stdout_text,
-    subject_is_ss,
+    Netns, PublicCopy, parse_table, root_or_skip, run, setpriv_nobody, show_output, small_mix,
+    stdout_text, subject_is_ss,
 };
 
-/// A copy of the binary that `nobody` can read and run, in its own 0755
-/// directory (the target directory may not be reachable), removed on drop.
-struct PublicCopy {
-    dir: PathBuf,
-    bin: PathBuf,
-}
-
-impl PublicCopy {
-    fn new() -> PublicCopy {
-        let dir = std::env::temp_dir().join(format!("sockq-nobody-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("create the copy's directory");
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755))
-            .expect("chmod 755 the directory");
-        let bin = dir.join("sockq");
-        std::fs::copy(sockq_program(), &bin).expect("copy sockq");
-        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755))
-            .expect("chmod 755 sockq");
-        PublicCopy { dir, bin }
-    }
-}
-
-impl Drop for PublicCopy {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// `ip netns exec NS setpriv --reuid=65534 --regid=65534 --clear-groups sockq ARGS`.
+/// `ip netns exec NS setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all sockq ARGS`.
 fn as_nobody(ns: &Netns, bin: &Path, args: &[&str]) -> Command {
-    let mut argv: Vec<OsString> = [
-        "--reuid=65534",
-        "--regid=65534",
-        "--clear-groups",
-        "--inh-caps=-all",
-    ]
-    .iter()
-    .map(OsString::from)
-    .collect();
+    let mut argv: Vec<OsString> = setpriv_nobody().iter().map(OsString::from).collect();
     argv.push(bin.as_os_str().to_owned());
     argv.extend(args.iter().map(OsString::from));
     ns.exec("setpriv", argv)
@@ -85,7 +49,7 @@ fn commands_as_nobody_are_right_or_say_what_they_cannot_show() {
         &["-tn", "sport = :5000"],
     ] {
         let root = run(&mut ns.sockq(args.iter()));
-        let nobody = run(&mut as_nobody(&ns, &copy.bin, args));
+        let nobody = run(&mut as_nobody(&ns, copy.bin(), args));
         if code(&root) != 0 || code(&nobody) != 0 {
             failures.push(format!(
                 "{args:?}: exit {} as root, {} as nobody\n{}",
@@ -121,12 +85,12 @@ fn commands_as_nobody_are_right_or_say_what_they_cannot_show() {
         &["-tan", "state", "listening"],
         &["-tan", "( sport = :5000 or dport = :5000 )"],
     ] {
-        let out = run(&mut as_nobody(&ns, &copy.bin, args));
+        let out = run(&mut as_nobody(&ns, copy.bin(), args));
         if code(&out) != 0 || out.stdout.is_empty() || !out.stderr.is_empty() {
             failures.push(format!("{args:?} as nobody\n{}", show_output(&out)));
         }
     }
-    let json = run(&mut as_nobody(&ns, &copy.bin, &["--json", "-tan"]));
+    let json = run(&mut as_nobody(&ns, copy.bin(), &["--json", "-tan"]));
     match serde_json::from_slice::<serde_json::Value>(&json.stdout) {
         Ok(v) if code(&json) == 0 && v.to_string().contains("5000") => {}
         r => failures.push(format!(
@@ -137,7 +101,7 @@ fn commands_as_nobody_are_right_or_say_what_they_cannot_show() {
     }
 
     // fwmark: the kernel answers EPERM; say so instead of an empty table.
-    let out = run(&mut as_nobody(&ns, &copy.bin, &["-tn", "fwmark = 0x10"]));
+    let out = run(&mut as_nobody(&ns, copy.bin(), &["-tn", "fwmark = 0x10"]));
     let want = "sockq: tcp (inet, inet6) sock_diag dump: the kernel refused the filter \
                 (permission denied): fwmark filters need CAP_NET_ADMIN, run as root\n";
     if code(&out) != 1 || !out.stdout.is_empty() || String::from_utf8_lossy(&out.stderr) != want {
@@ -149,7 +113,7 @@ fn commands_as_nobody_are_right_or_say_what_they_cannot_show() {
 
     // -p: every row, no owner for root's sockets, and one notice line.
     let root = run(&mut ns.sockq(["-tanp"]));
-    let nobody = run(&mut as_nobody(&ns, &copy.bin, &["-tanp"]));
+    let nobody = run(&mut as_nobody(&ns, copy.bin(), &["-tanp"]));
     let err = String::from_utf8_lossy(&nobody.stderr).into_owned();
     let notice_ok = err.lines().count() == 1
         && err.starts_with("sockq: ")

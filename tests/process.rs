@@ -102,11 +102,14 @@ mod h {
             }
             std::thread::sleep(Duration::from_millis(10));
         };
-        Output {
+        let out = Output {
             status,
             stdout: t_out.join().unwrap(),
             stderr: t_err.join().unwrap(),
-        }
+        };
+        // Every sockq command runs as nobody too (tests/util.rs).
+        crate::util::shadow_unprivileged(cmd, &out);
+        out
     }
 
     /// Runs a command that must succeed; returns its stdout.
