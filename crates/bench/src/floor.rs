@@ -42,9 +42,31 @@ fn u32_at(buf: &[u8], off: usize) -> Option<u32> {
     Some(u32::from_ne_bytes(buf.get(off..off + 4)?.try_into().ok()?))
 }
 
-/// Dumps IPv4 then IPv6 TCP sockets of the current namespace; returns the
-/// number of socket messages received.
-pub fn dump_count(ext: u8) -> Result<u64, BenchError> {
+/// The legacy `TCPDIAG_GETSOCK` request type.
+const TCPDIAG_GETSOCK: u16 = 18;
+/// nlmsghdr (16) + the legacy `inet_diag_req` (60).
+const COMPAT_LEN: usize = 76;
+
+/// One legacy request for all TCP sockets of both families: the kernel
+/// answers it with a single walk of its tables (what `sockq -tan` sends).
+fn compat_request(ext: u8, seq: u32) -> [u8; COMPAT_LEN] {
+    let mut b = [0u8; COMPAT_LEN];
+    let flags = (libc::NLM_F_REQUEST | libc::NLM_F_DUMP) as u16;
+    b[0..4].copy_from_slice(&(COMPAT_LEN as u32).to_ne_bytes());
+    b[4..6].copy_from_slice(&TCPDIAG_GETSOCK.to_ne_bytes());
+    b[6..8].copy_from_slice(&flags.to_ne_bytes());
+    b[8..12].copy_from_slice(&seq.to_ne_bytes());
+    // inet_diag_req: family (ignored), src_len, dst_len, ext, the 48-byte
+    // sockid, then the state mask.
+    b[19] = ext;
+    b[68..72].copy_from_slice(&u32::MAX.to_ne_bytes());
+    b
+}
+
+/// Dumps the TCP sockets of the current namespace, IPv4 then IPv6 as two
+/// requests (what ss sends), or with `one_walk` both in one legacy request;
+/// returns the number of socket messages received.
+pub fn dump_count(ext: u8, one_walk: bool) -> Result<u64, BenchError> {
     // SAFETY: plain socket(2) call; the result is checked before use.
     let raw = unsafe {
         libc::socket(
@@ -60,6 +82,15 @@ pub fn dump_count(ext: u8) -> Result<u64, BenchError> {
     let sock = unsafe { OwnedFd::from_raw_fd(raw) };
     let mut buf = vec![0u8; RECV_BUF];
     let mut total = 0;
+    if one_walk {
+        let req = compat_request(ext, 1);
+        // SAFETY: the pointer and length describe `req`, alive for the call.
+        let sent = unsafe { libc::send(sock.as_raw_fd(), req.as_ptr().cast(), req.len(), 0) };
+        if sent < 0 {
+            return Err(std::io::Error::last_os_error()).ctx(|| "netlink send".to_owned());
+        }
+        return recv_until_done(&sock, &mut buf);
+    }
     for (seq, family) in [(1u32, libc::AF_INET as u8), (2, libc::AF_INET6 as u8)] {
         let req = request(family, ext, seq);
         // SAFETY: the pointer and length describe `req`, alive for the call.
@@ -119,5 +150,10 @@ mod tests {
         assert_eq!(r[17], 6);
         assert_eq!(r[18], 0b1110);
         assert_eq!(u32_at(&r, 20), Some(u32::MAX));
+        let c = compat_request(EXT_INFO, 9);
+        assert_eq!(u32_at(&c, 0), Some(76));
+        assert_eq!(u16_at(&c, 4), Some(TCPDIAG_GETSOCK));
+        assert_eq!(c[19], 0b1110);
+        assert_eq!(u32_at(&c, 68), Some(u32::MAX));
     }
 }

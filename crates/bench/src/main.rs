@@ -84,6 +84,9 @@ struct Args {
     /// Internal (floor): idiag_ext bits to request.
     #[arg(long, hide = true, default_value_t = 0)]
     floor_ext: u8,
+    /// Internal (floor): both families in one legacy request.
+    #[arg(long, hide = true)]
+    floor_one_walk: bool,
 }
 
 fn main() -> ExitCode {
@@ -97,7 +100,7 @@ fn main() -> ExitCode {
         })
         .map(|()| ExitCode::SUCCESS)
     } else if args.floor {
-        floor::dump_count(args.floor_ext).map(|n| {
+        floor::dump_count(args.floor_ext, args.floor_one_walk).map(|n| {
             println!("{n}");
             ExitCode::SUCCESS
         })
@@ -283,14 +286,18 @@ fn run_scale(
     let exe: OsString = std::env::current_exe()
         .ctx(|| "locating the bench binary".to_owned())?
         .into();
-    let floor_args = |ext: u8| {
-        vec![
+    let floor_args = |(ext, one_walk): (u8, bool)| {
+        let mut v = vec![
             "--floor".to_owned(),
             "--floor-ext".to_owned(),
             ext.to_string(),
-        ]
+        ];
+        if one_walk {
+            v.push("--floor-one-walk".to_owned());
+        }
+        v
     };
-    let seen = match runner.run(&exe, &floor_args(0), true)? {
+    let seen = match runner.run(&exe, &floor_args((0, false)), true)? {
         Ok(s) => s.head.trim().parse().unwrap_or(0),
         Err(e) => return Err(BenchError::Netlink(format!("floor dump failed: {e}"))),
     };
@@ -316,8 +323,16 @@ fn run_scale(
         })
         .collect();
     let mut floors = [
-        ("TCP, no extensions (like `-tan`)", 0u8),
-        ("TCP + INFO, VEGAS, CONG (like `-tanoie`)", floor::EXT_INFO),
+        ("TCP, no extensions, two walks (ss `-tan`)", (0u8, false)),
+        ("TCP, no extensions, one walk (sockq `-tan`)", (0, true)),
+        (
+            "TCP + INFO, VEGAS, CONG, two walks (ss `-tanoie`)",
+            (floor::EXT_INFO, false),
+        ),
+        (
+            "TCP + INFO, VEGAS, CONG, one walk (sockq `-tanoie`)",
+            (floor::EXT_INFO, true),
+        ),
     ]
     .map(|(label, ext)| {
         (

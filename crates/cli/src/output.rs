@@ -87,7 +87,8 @@ impl<'a> Output<'a> {
         proc_root: &Path,
         lead: Lead,
     ) -> Result<Output<'a>, CliError> {
-        let w = BufWriter::with_capacity(128 << 10, std::io::stdout().lock());
+        // A pipe holds 64 KiB: bigger writes only block in pieces.
+        let w = BufWriter::with_capacity(64 << 10, std::io::stdout().lock());
         let (table, json) = match cfg.format {
             Format::Table => {
                 let mut l = Layout::new(

@@ -104,11 +104,13 @@ pub fn format_ms(out: &mut Vec<u8>, ms: u32) {
         }
         num(out, u64::from(secs));
         if msecs > 0 {
-            let _ = write!(out, ".{msecs:03}");
+            out.push(b'.');
+            push_3digits(out, msecs);
         }
         out.extend_from_slice(b"sec");
     } else if msecs > 0 {
-        let _ = write!(out, "{msecs:03}ms");
+        push_3digits(out, msecs);
+        out.extend_from_slice(b"ms");
     }
 }
 
@@ -164,6 +166,41 @@ pub fn fmt_g_prec(out: &mut Vec<u8>, v: f64, prec: usize) {
             return;
         }
     }
+    // Fast path for sprint_bw's `%.3g` of a value in [1, 1000): round to
+    // 2, 1 or 0 decimals in integers, unless the value is too close to a
+    // rounding tie to decide in floating point or rounds up to 1000.
+    if p == 3 && (1.0..1000.0).contains(&v) {
+        let (decimals, scale) = if v < 10.0 {
+            (2, 100.0)
+        } else if v < 100.0 {
+            (1, 10.0)
+        } else {
+            (0, 1.0)
+        };
+        let scaled = v * scale;
+        let fract = scaled - scaled.floor();
+        if (fract - 0.5).abs() > 1e-6 {
+            let n = scaled.round() as u64;
+            if n < 1000 {
+                let mut digits = [0u8; 3];
+                let mut m = n;
+                for d in digits.iter_mut().rev() {
+                    *d = b'0' + (m % 10) as u8;
+                    m /= 10;
+                }
+                let int_len = 3 - decimals;
+                // Leading zeros of the integer part cannot occur: v >= 1.
+                let (int, frac) = digits.split_at(int_len);
+                out.extend_from_slice(int);
+                let keep = frac.iter().rposition(|&c| c != b'0').map_or(0, |i| i + 1);
+                if keep > 0 {
+                    out.push(b'.');
+                    out.extend_from_slice(frac.get(..keep).unwrap_or_default());
+                }
+                return;
+            }
+        }
+    }
     // The exponent after rounding to `p` digits decides the style.
     let sci = format!("{:.*e}", p - 1, v);
     let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
@@ -191,11 +228,32 @@ fn strip_zeros(s: &str) -> &str {
     }
 }
 
+/// C's `%.0f`: the value rounded to an integer, ties to even (the exact
+/// binary value decides, and `bw - floor(bw)` is exact for doubles).
+/// Integer arithmetic instead of float formatting, which profiles showed
+/// among the costliest parts of `-tanoie`.
+pub fn fmt_f0(out: &mut Vec<u8>, v: f64) {
+    // Below 2^63 the rounded value fits a u64; the rest is rare.
+    if !(0.0..9.2e18).contains(&v) {
+        let _ = write!(out, "{v:.0}");
+        return;
+    }
+    let floor = v.floor();
+    let diff = v - floor;
+    let n = floor as u64;
+    let n = if diff > 0.5 || (diff == 0.5 && n % 2 == 1) {
+        n + 1
+    } else {
+        n
+    };
+    num(out, n);
+}
+
 /// ss's `sprint_bw` (bits per second): `%.0f` with `-n`, else `%.3g` with
 /// a decimal k/M/G/T unit, or `%g` up to 1000.
 pub fn sprint_bw(out: &mut Vec<u8>, bw: f64, numeric: bool) {
     if numeric {
-        let _ = write!(out, "{bw:.0}");
+        fmt_f0(out, bw);
         return;
     }
     let (div, unit) = if bw > 1e12 {
@@ -220,21 +278,58 @@ pub fn sprint_bw(out: &mut Vec<u8>, bw: f64, numeric: bool) {
 
 /// ` skmem:(r..,rb..,t..,tb..,f..,w..,o..[,bl..][,d..])`.
 pub fn write_skmem(out: &mut Vec<u8>, m: &SkMem) {
-    let _ = write!(
-        out,
-        " skmem:(r{},rb{},t{},tb{},f{},w{},o{}",
-        m.rmem_alloc, m.rcvbuf, m.wmem_alloc, m.sndbuf, m.fwd_alloc, m.wmem_queued, m.optmem
-    );
+    let fields = [
+        (&b" skmem:(r"[..], m.rmem_alloc),
+        (b",rb", m.rcvbuf),
+        (b",t", m.wmem_alloc),
+        (b",tb", m.sndbuf),
+        (b",f", m.fwd_alloc),
+        (b",w", m.wmem_queued),
+        (b",o", m.optmem),
+    ];
+    for (name, v) in fields {
+        out.extend_from_slice(name);
+        num(out, u64::from(v));
+    }
     if let Some(b) = m.backlog {
-        let _ = write!(out, ",bl{b}");
+        out.extend_from_slice(b",bl");
+        num(out, u64::from(b));
     }
     if let Some(d) = m.drops {
-        let _ = write!(out, ",d{d}");
+        out.extend_from_slice(b",d");
+        num(out, u64::from(d));
     }
     out.push(b')');
 }
 
 use super::row::push_u64 as num;
+
+/// `%03u` of a value below 1000.
+fn push_3digits(out: &mut Vec<u8>, v: u32) {
+    out.extend_from_slice(&[
+        b'0' + (v / 100 % 10) as u8,
+        b'0' + (v / 10 % 10) as u8,
+        b'0' + (v % 10) as u8,
+    ]);
+}
+
+/// Lower-case hex without a prefix (`%llx`).
+fn push_hex(out: &mut Vec<u8>, v: u64) {
+    let mut tmp = [0u8; 16];
+    let mut i = tmp.len();
+    let mut v = v;
+    loop {
+        i -= 1;
+        if let Some(d) = tmp.get_mut(i) {
+            *d = b"0123456789abcdef"[(v & 15) as usize];
+        }
+        v >>= 4;
+        if v == 0 || i == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(tmp.get(i..).unwrap_or_default());
+}
 
 /// ` uid:` (when not 0), ` ino:`, ` sk:` (ss's `sock_details_print`), then
 /// ` fwmark:` and ` cgroup:` when not 0.
@@ -245,7 +340,8 @@ fn sock_details(out: &mut Vec<u8>, s: &Socket, cgroup_path: &dyn Fn(u64) -> Opti
     }
     out.extend_from_slice(b" ino:");
     num(out, u64::from(s.inode));
-    let _ = write!(out, " sk:{:x}", s.cookie);
+    out.extend_from_slice(b" sk:");
+    push_hex(out, s.cookie);
     if let Some(m) = s.mark.filter(|&m| m != 0) {
         let _ = write!(out, " fwmark:0x{m:x}");
     }
@@ -381,6 +477,8 @@ fn write_sockopt(out: &mut Vec<u8>, bits: u16, o: &ExtOptions) {
 }
 
 /// Writes ` NAME:VALUE` when `v` is not zero.
+// Inlined so that each call site copies a name of known length.
+#[inline(always)]
 fn field(out: &mut Vec<u8>, name: &str, v: u64) {
     if v != 0 {
         out.push(b' ');
@@ -390,6 +488,7 @@ fn field(out: &mut Vec<u8>, name: &str, v: u64) {
     }
 }
 
+#[inline(always)]
 fn field_g(out: &mut Vec<u8>, name: &str, v: f64) {
     if v != 0.0 {
         out.push(b' ');
@@ -421,7 +520,10 @@ pub fn write_tcp_info(out: &mut Vec<u8>, s: &Socket, i: &TcpInfo, o: &ExtOptions
         out.extend_from_slice(c.as_bytes());
     }
     if i.options & 4 != 0 {
-        let _ = write!(out, " wscale:{},{}", i.snd_wscale, i.rcv_wscale);
+        out.extend_from_slice(b" wscale:");
+        num(out, u64::from(i.snd_wscale));
+        out.push(b',');
+        num(out, u64::from(i.rcv_wscale));
     }
     // 3000000 us is TCP_TIMEOUT_INIT: ss leaves it out.
     if i.rto != 3_000_000 {
@@ -508,7 +610,9 @@ pub fn write_tcp_info(out: &mut Vec<u8>, s: &Socket, i: &TcpInfo, o: &ExtOptions
         out.extend_from_slice(b" app_limited");
     }
     if i.busy_time != 0 {
-        let _ = write!(out, " busy:{}ms", i.busy_time / 1000);
+        out.extend_from_slice(b" busy:");
+        num(out, i.busy_time / 1000);
+        out.extend_from_slice(b"ms");
         for (name, v) in [
             ("rwnd_limited", i.rwnd_limited),
             ("sndbuf_limited", i.sndbuf_limited),
@@ -825,6 +929,79 @@ mod tests {
                     "{v}"
                 );
             }
+        }
+    }
+
+    /// The general `%g` path, without the fast paths, for comparison.
+    fn slow_g(v: f64, p: usize) -> String {
+        let sci = format!("{:.*e}", p - 1, v);
+        let (mant, exp) = sci.split_once('e').unwrap();
+        let exp: i32 = exp.parse().unwrap();
+        if exp < -4 || exp >= p as i32 {
+            format!(
+                "{}e{}{:02}",
+                super::strip_zeros(mant),
+                if exp < 0 { '-' } else { '+' },
+                exp.unsigned_abs()
+            )
+        } else {
+            let decimals = (p as i32 - 1 - exp).max(0) as usize;
+            super::strip_zeros(&format!("{v:.decimals$}")).to_string()
+        }
+    }
+
+    #[test]
+    fn hex_and_three_digits() {
+        for v in [0u64, 1, 15, 16, 0x1a2b, u64::MAX, 1 << 63] {
+            let mut o = Vec::new();
+            super::push_hex(&mut o, v);
+            assert_eq!(String::from_utf8(o).unwrap(), format!("{v:x}"));
+        }
+        for v in [0u32, 7, 42, 999] {
+            let mut o = Vec::new();
+            super::push_3digits(&mut o, v);
+            assert_eq!(String::from_utf8(o).unwrap(), format!("{v:03}"));
+        }
+    }
+
+    #[test]
+    fn fast_g3_and_f0_match_the_general_path() {
+        // A spread of magnitudes, exact ties (x.5, x.25, x.125) and values
+        // a hair either side of them.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut values = Vec::new();
+        for i in 0..200_000u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let mant = (x % 1_000_000) as f64 / 1000.0;
+            values.push(mant * 10f64.powi((i % 9) as i32 - 2));
+            values.push((i % 2000) as f64 / 8.0);
+            values.push(f64::from_bits(((i % 2000) as f64 / 8.0).to_bits() + 1));
+            values.push(f64::from_bits(
+                ((i % 2000) as f64 / 8.0).to_bits().saturating_sub(1),
+            ));
+        }
+        for v in values {
+            let mut fast = Vec::new();
+            super::fmt_g_prec(&mut fast, v, 3);
+            assert_eq!(
+                String::from_utf8(fast).unwrap(),
+                slow_g(v, 3),
+                "%.3g of {v:e}"
+            );
+            let mut f0 = Vec::new();
+            super::fmt_f0(&mut f0, v * 1e6);
+            assert_eq!(
+                String::from_utf8(f0).unwrap(),
+                format!("{:.0}", v * 1e6),
+                "{v:e}"
+            );
+        }
+        for v in [0.5, 1.5, 2.5, 3.5, 1e15 + 0.5, 4.5e15 + 0.5] {
+            let mut f0 = Vec::new();
+            super::fmt_f0(&mut f0, v);
+            assert_eq!(String::from_utf8(f0).unwrap(), format!("{v:.0}"), "{v}");
         }
     }
 

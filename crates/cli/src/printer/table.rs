@@ -253,11 +253,15 @@ impl<W: Write> TablePrinter<W> {
             toks[LEAD] = self.layout.lead_header.as_bytes();
             write_line(&mut self.out, &toks, &w, &en, compact, last)?;
         }
-        let mut pieces = self.arena.split(|&b| b == 0);
+        // Tokens are NUL-terminated; memchr finds the ends a word at a time
+        // (the `-i` text is long).
+        let mut rest: &[u8] = &self.arena;
         for _ in 0..self.nrows {
             let mut toks: [&[u8]; NCOLS] = [b""; NCOLS];
             for t in toks.iter_mut() {
-                *t = pieces.next().unwrap_or(b"");
+                let end = memchr::memchr(0, rest).unwrap_or(rest.len());
+                *t = rest.get(..end).unwrap_or_default();
+                rest = rest.get(end + 1..).unwrap_or_default();
             }
             write_line(&mut self.out, &toks, &w, &en, compact, last)?;
         }
