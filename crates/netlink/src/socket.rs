@@ -307,9 +307,9 @@ impl DiagSocket {
 /// kernel and a slow consumer (a full pipe) can pin. Two keep the reader
 /// busy (32 measured no faster); more only add memory.
 const IN_FLIGHT: usize = 2;
-/// The reader's buffers: one dump datagram (the kernel caps them at
-/// 32 KiB); `recv_datagram` grows a buffer for a larger one.
-const READER_BUF: usize = 32 * 1024;
+/// The reader's buffers: room for any dump datagram without a peek (see
+/// `recv_datagram`); only the part a datagram fills is ever touched.
+const READER_BUF: usize = RECV_BUF;
 
 /// What the reader thread hands over.
 enum Chunk {
@@ -390,19 +390,25 @@ fn consume(
     state.feed(data, on_msg)
 }
 
-/// Receives one datagram from the kernel into `buf`, growing it first if
-/// the datagram would not fit, and returns its length.
+/// Receives one datagram from the kernel into `buf` and returns its
+/// length. A buffer smaller than [`RECV_BUF`] is grown first if the
+/// datagram would not fit; a datagram larger than a full-size buffer
+/// (never seen from a dump) is an error, not a silent cut.
 fn recv_datagram(sock: &NlSocket, buf: &mut Vec<u8>) -> std::io::Result<usize> {
     loop {
-        // Peek at the size without copying anything.
-        let mut none: &mut [u8] = &mut [];
-        let size = match sock.recv_from(&mut none, libc::MSG_PEEK | libc::MSG_TRUNC) {
-            Ok((n, _)) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        if size > buf.len() {
-            buf.resize(size.next_power_of_two(), 0);
+        // A dump datagram is at most 32 KiB, so a buffer twice that needs
+        // no peek at the size first (one syscall per datagram instead of
+        // two); a smaller buffer peeks and grows.
+        if buf.len() < RECV_BUF {
+            let mut none: &mut [u8] = &mut [];
+            let size = match sock.recv_from(&mut none, libc::MSG_PEEK | libc::MSG_TRUNC) {
+                Ok((n, _)) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if size > buf.len() {
+                buf.resize(size.next_power_of_two(), 0);
+            }
         }
         let mut dst: &mut [u8] = &mut buf[..];
         let (n, from) = match sock.recv_from(&mut dst, libc::MSG_TRUNC) {
