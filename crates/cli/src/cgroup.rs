@@ -42,7 +42,7 @@ pub struct CgroupNames {
 
 impl CgroupNames {
     /// The path of a cgroup id relative to the cgroup2 mount (`/` for the root).
-    pub fn path(&self, id: u64) -> Option<String> {
+    pub fn path(&self, id: u64) -> Option<&str> {
         self.map
             .get_or_init(|| {
                 let mut m = HashMap::new();
@@ -52,7 +52,7 @@ impl CgroupNames {
                 m
             })
             .get(&id)
-            .cloned()
+            .map(String::as_str)
     }
 }
 

@@ -13,7 +13,7 @@
 //! stash stays small; otherwise they make the two per-family dumps.
 
 use crate::error::Error;
-use crate::inet::{INET_DIAG_REQ_BYTECODE, InetRequest, decode_inet};
+use crate::inet::{INET_DIAG_REQ_BYTECODE, InetRequest, decode_inet_into};
 use crate::msg::{self, NLM_F_DUMP, NLM_F_REQUEST, NLMSG_HDRLEN, NlHeader, TCPDIAG_GETSOCK};
 use crate::socket::DiagSocket;
 use sockq_model::{Family, Socket, Table};
@@ -78,6 +78,8 @@ impl DiagSocket {
         // Length-prefixed IPv6 messages, decoded after the walk.
         let mut stash: Vec<u8> = Vec::new();
         let mut stopped = false;
+        // One record, decoded into again and again (decode_inet_into).
+        let mut s = Socket::new(Table::Tcp, Family::Inet, sockq_model::State::Unknown);
         self.dump_raw(&bytes, &mut |ty, payload| {
             if ty != TCPDIAG_GETSOCK {
                 return Ok(ControlFlow::Continue(()));
@@ -87,7 +89,7 @@ impl DiagSocket {
                 stash.extend_from_slice(payload);
                 return Ok(ControlFlow::Continue(()));
             }
-            let s = decode_inet(payload, Table::Tcp)?;
+            decode_inet_into(payload, Table::Tcp, &mut s)?;
             let flow = on_socket(&s);
             stopped = flow.is_break();
             Ok(flow)
@@ -108,7 +110,7 @@ impl DiagSocket {
             let Some((payload, next)) = tail.split_at_checked(n) else {
                 break;
             };
-            let s = decode_inet(payload, Table::Tcp)?;
+            decode_inet_into(payload, Table::Tcp, &mut s)?;
             if on_socket(&s).is_break() {
                 break;
             }

@@ -177,6 +177,20 @@ fn be16_at(b: &[u8], off: usize) -> u16 {
 /// short known ones are zero-filled or skipped. Nothing is allocated unless
 /// CONG, INFO or the like are present.
 pub fn decode_inet(payload: &[u8], table: Table) -> Result<Socket, Error> {
+    let mut s = Socket::new(table, Family::Inet, State::Unknown);
+    decode_inet_into(payload, table, &mut s)?;
+    Ok(s)
+}
+
+/// [`decode_inet`] into an existing record, which is overwritten whole.
+/// Its tcp_info box and congestion name buffer are reused, so a dump loop
+/// that decodes every message into one record allocates nothing per
+/// socket (`-i` made two allocations and frees per socket).
+pub fn decode_inet_into(payload: &[u8], table: Table, s: &mut Socket) -> Result<(), Error> {
+    let mut spare = Spare {
+        info: s.tcp_info.take(),
+        cong: s.cong.take(),
+    };
     let Some(h) = payload.get(..INET_DIAG_MSG_LEN) else {
         return Err(Error::Truncated {
             what: "inet_diag_msg".into(),
@@ -186,7 +200,7 @@ pub fn decode_inet(payload: &[u8], table: Table) -> Result<Socket, Error> {
     };
     let u32f = |off: usize| msg::u32_at(h, off).unwrap_or(0);
     let family = Family::from_u8(h[0]);
-    let mut s = Socket::new(table, family, State::from_u8(h[1]));
+    *s = Socket::new(table, family, State::from_u8(h[1]));
     let retrans = h[3];
     let addr_len = if family == Family::Inet { 4 } else { 16 };
     s.local = Endpoint::Inet {
@@ -213,16 +227,22 @@ pub fn decode_inet(payload: &[u8], table: Table) -> Result<Socket, Error> {
     let attrs = payload.get(INET_DIAG_MSG_LEN..).unwrap_or_default();
     for a in msg::attrs(attrs, "inet_diag_msg") {
         let (ty, data) = a?;
-        apply_attr(&mut s, ty, data, table);
+        apply_attr(s, ty, data, table, &mut spare);
     }
-    Ok(s)
+    Ok(())
 }
 
 fn first_u8(d: &[u8]) -> Option<u8> {
     d.first().copied()
 }
 
-fn apply_attr(s: &mut Socket, ty: u16, d: &[u8], table: Table) {
+/// Heap parts of the previous record, for [`decode_inet_into`] to reuse.
+struct Spare {
+    info: Option<Box<TcpInfo>>,
+    cong: Option<String>,
+}
+
+fn apply_attr(s: &mut Socket, ty: u16, d: &[u8], table: Table, spare: &mut Spare) {
     match ty {
         attr::SHUTDOWN => s.shutdown = first_u8(d).map(Shutdown),
         attr::SKV6ONLY => s.v6only = first_u8(d).map(|v| v != 0),
@@ -236,10 +256,22 @@ fn apply_attr(s: &mut Socket, ty: u16, d: &[u8], table: Table) {
         attr::SKMEMINFO => s.skmem = Some(decode_skmem(d)),
         attr::CONG => {
             let name = d.split(|&b| b == 0).next().unwrap_or_default();
-            s.cong = Some(String::from_utf8_lossy(name).into_owned());
+            let mut c = spare.cong.take().unwrap_or_default();
+            c.clear();
+            c.push_str(&String::from_utf8_lossy(name));
+            s.cong = Some(c);
         }
         attr::INFO => match table {
-            Table::Tcp => s.tcp_info = Some(Box::new(decode_tcp_info(d))),
+            Table::Tcp => {
+                let info = decode_tcp_info(d);
+                s.tcp_info = Some(match spare.info.take() {
+                    Some(mut b) => {
+                        *b = info;
+                        b
+                    }
+                    None => Box::new(info),
+                });
+            }
             Table::Mptcp => s.mptcp_info = Some(Box::new(decode_mptcp_info(d))),
             // sctp_info, dccp info and the rest are not modelled yet.
             _ => {}

@@ -64,7 +64,7 @@ pub mod unix;
 pub use both::tcp6_in_use;
 pub use error::Error;
 pub use ifname::{interface_index, interface_names};
-pub use inet::{InetRequest, decode_inet, ext};
+pub use inet::{InetRequest, decode_inet, decode_inet_into, ext};
 pub use nl::{decode_netlink, netlink_request};
 pub use other::{decode_tipc, decode_vsock, decode_xdp, tipc_request, vsock_request, xdp_request};
 pub use packet::{decode_packet, packet_request};

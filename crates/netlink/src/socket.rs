@@ -1,7 +1,7 @@
 //! The NETLINK_SOCK_DIAG socket and the generic multi-part dump loop.
 
 use crate::error::Error;
-use crate::inet::{InetRequest, decode_inet};
+use crate::inet::{InetRequest, decode_inet_into};
 use crate::msg::{
     self, Messages, NLM_F_DUMP_INTR, NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, NLMSG_NOOP,
     NLMSG_OVERRUN, NlHeader,
@@ -266,11 +266,17 @@ impl DiagSocket {
     ) -> Result<(), Error> {
         let bytes = req.to_bytes(0)?;
         let table = req.table;
+        // One record, decoded into again and again (decode_inet_into).
+        let mut s = Socket::new(
+            table,
+            sockq_model::Family::Inet,
+            sockq_model::State::Unknown,
+        );
         let r = self.dump_raw(&bytes, &mut |ty, payload| {
             if ty != msg::SOCK_DIAG_BY_FAMILY {
                 return Ok(ControlFlow::Continue(()));
             }
-            let s = decode_inet(payload, table)?;
+            decode_inet_into(payload, table, &mut s)?;
             Ok(on_socket(&s))
         });
         r.map_err(|e| match e {

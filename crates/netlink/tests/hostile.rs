@@ -14,8 +14,8 @@ use sockq_netlink::msg::{
     SOCK_DIAG_BY_FAMILY, align4, push_attr,
 };
 use sockq_netlink::{
-    Error, MAX_DUMP_RETRIES, decode_inet, decode_netlink, decode_packet, decode_tipc, decode_unix,
-    decode_vsock, decode_xdp, dump_from_bytes, replay, retry_interrupted,
+    Error, MAX_DUMP_RETRIES, decode_inet, decode_inet_into, decode_netlink, decode_packet,
+    decode_tipc, decode_unix, decode_vsock, decode_xdp, dump_from_bytes, replay, retry_interrupted,
 };
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
@@ -321,6 +321,25 @@ fn an_error_other_than_dump_intr_is_not_retried() {
     let (ports, made, r) = retried(&[failing]);
     assert_eq!((ports, made), (vec![1], 1));
     assert!(matches!(r, Err(Error::Kernel { errno: EPERM, .. })));
+}
+
+#[test]
+fn decoding_into_a_reused_record_leaves_nothing_behind() {
+    let mut with = inet_msg(1, 22, 4000, 9);
+    push_attr(&mut with, attr::CONG, b"cubic\0").unwrap();
+    push_attr(&mut with, attr::INFO, &[7u8; 104]).unwrap();
+    push_attr(&mut with, attr::SHUTDOWN, &[1]).unwrap();
+    let mut other = inet_msg(1, 24, 4001, 11);
+    push_attr(&mut other, attr::CONG, b"bbr\0").unwrap();
+    let plain = inet_msg(10, 23, 0, 10);
+    let mut s = decode_inet(&plain, Table::Tcp).unwrap();
+    for p in [&with, &plain, &with, &other, &with] {
+        decode_inet_into(p, Table::Tcp, &mut s).unwrap();
+        assert_eq!(s, decode_inet(p, Table::Tcp).unwrap());
+    }
+    // A failed decode leaves no half-old record that could be mistaken
+    // for a socket: it is an error for the caller.
+    assert!(decode_inet_into(&with[..10], Table::Tcp, &mut s).is_err());
 }
 
 #[test]

@@ -49,11 +49,11 @@ impl ExtOptions {
 /// for any family: it starts with a space or a `\n\t` break, and is empty
 /// when nothing is to be shown. `cgroup_path` turns a cgroup id into its
 /// path under the cgroup2 mount (`None` prints `unreachable:ID`).
-pub fn write_ext(
+pub fn write_ext<'c>(
     out: &mut Vec<u8>,
     s: &Socket,
     o: &ExtOptions,
-    cgroup_path: &dyn Fn(u64) -> Option<String>,
+    cgroup_path: &dyn Fn(u64) -> Option<&'c str>,
 ) {
     match s.family {
         Family::Inet | Family::Inet6 => write_inet(out, s, o, cgroup_path),
@@ -333,7 +333,7 @@ fn push_hex(out: &mut Vec<u8>, v: u64) {
 
 /// ` uid:` (when not 0), ` ino:`, ` sk:` (ss's `sock_details_print`), then
 /// ` fwmark:` and ` cgroup:` when not 0.
-fn sock_details(out: &mut Vec<u8>, s: &Socket, cgroup_path: &dyn Fn(u64) -> Option<String>) {
+fn sock_details<'c>(out: &mut Vec<u8>, s: &Socket, cgroup_path: &dyn Fn(u64) -> Option<&'c str>) {
     if let Some(uid) = s.uid.filter(|&u| u != 0) {
         out.extend_from_slice(b" uid:");
         num(out, u64::from(uid));
@@ -350,7 +350,7 @@ fn sock_details(out: &mut Vec<u8>, s: &Socket, cgroup_path: &dyn Fn(u64) -> Opti
     }
 }
 
-fn write_cgroup(out: &mut Vec<u8>, id: u64, cgroup_path: &dyn Fn(u64) -> Option<String>) {
+fn write_cgroup<'c>(out: &mut Vec<u8>, id: u64, cgroup_path: &dyn Fn(u64) -> Option<&'c str>) {
     out.extend_from_slice(b" cgroup:");
     match cgroup_path(id) {
         Some(p) => out.extend_from_slice(p.as_bytes()),
@@ -376,11 +376,11 @@ fn hash_x(out: &mut Vec<u8>, v: u32) {
     }
 }
 
-fn write_inet(
+fn write_inet<'c>(
     out: &mut Vec<u8>,
     s: &Socket,
     o: &ExtOptions,
-    cgroup_path: &dyn Fn(u64) -> Option<String>,
+    cgroup_path: &dyn Fn(u64) -> Option<&'c str>,
 ) {
     if (o.timers || o.extended || o.bpf)
         && let Some(t) = &s.timer
@@ -1017,16 +1017,12 @@ mod tests {
         String::from_utf8(v).unwrap()
     }
 
-    fn no_cg(_: u64) -> Option<String> {
+    fn no_cg(_: u64) -> Option<&'static str> {
         None
     }
 
     fn ext(sock: &Socket, o: ExtOptions) -> String {
-        s(|v| {
-            write_ext(v, sock, &o, &|id| {
-                (id == 7).then(|| "/system.slice/x".to_string())
-            })
-        })
+        s(|v| write_ext(v, sock, &o, &|id| (id == 7).then_some("/system.slice/x")))
     }
 
     #[test]

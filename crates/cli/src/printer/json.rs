@@ -338,14 +338,14 @@ impl<W: Write> JsonPrinter<W> {
     }
 
     /// Writes one socket object.
-    pub fn socket<'i>(
+    pub fn socket<'i, 'c>(
         &mut self,
         s: &Socket,
         owners: &[Owner],
         show: &Show,
         names: &Names,
         info: &dyn Fn(u32) -> Option<&'i ProcessInfo>,
-        cgroup: &dyn Fn(u64) -> Option<String>,
+        cgroup: &dyn Fn(u64) -> Option<&'c str>,
     ) -> io::Result<()> {
         let b = &mut self.buf;
         b.clear();
@@ -554,7 +554,7 @@ mod tests {
         let names = Names::new(true, false);
         let mut p = JsonPrinter::new(Vec::new(), true);
         p.socket(s, owners, &show, &names, &|_| None, &|_| {
-            Some("/system.slice/x.service".into())
+            Some("/system.slice/x.service")
         })
         .unwrap_or_else(|e| panic!("{e}"));
         String::from_utf8_lossy(&p.out).into_owned()
