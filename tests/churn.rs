@@ -35,17 +35,23 @@ const STATES: [&str; 12] = [
 ];
 
 /// `(pid, fd)` pairs of a `users:((...))` token.
-fn owners(token: &str) -> Vec<(u32, u32)> {
+/// `(name, pid, fd)` of each owner in a `users:((…))` token.
+fn owners(token: &str) -> Vec<(String, u32, u32)> {
     let mut out = Vec::new();
-    for part in token.split("pid=").skip(1) {
-        let pid = part.split(',').next().and_then(|p| p.parse().ok());
+    for part in token.split("(\"").skip(1) {
+        let name = part.split('"').next().unwrap_or_default().to_owned();
+        let pid = part
+            .split("pid=")
+            .nth(1)
+            .and_then(|p| p.split(',').next())
+            .and_then(|p| p.parse().ok());
         let fd = part
             .split("fd=")
             .nth(1)
             .and_then(|f| f.split(')').next())
             .and_then(|f| f.parse().ok());
         if let (Some(pid), Some(fd)) = (pid, fd) {
-            out.push((pid, fd));
+            out.push((name, pid, fd));
         }
     }
     out
@@ -57,11 +63,15 @@ fn port_ok(endpoint: &str) -> bool {
         .is_some_and(|(a, p)| !a.is_empty() && (p == "*" || p.parse::<u16>().is_ok()))
 }
 
-/// The socket inode behind `/proc/PID/fd/FD`, if it is a socket now.
-/// Whether `pid` is a child of `me` (forked by another test of this
-/// binary, which holds every fd of this process until it execs), or is
-/// already gone, so it cannot be checked (counted as churn, not a lie).
-fn forked_by(pid: u32, me: u32) -> bool {
+/// Whether an owner other than this process is a child another test of
+/// this binary forked (it holds every fd of this process until it execs):
+/// sockq showed it under this process's own name, and it is this process's
+/// child, or already gone (then it cannot be checked further; a wrong pid
+/// would not carry this test binary's name).
+fn forked_by(name: &str, pid: u32, me: u32, my_name: &str) -> bool {
+    if name != my_name {
+        return false;
+    }
     let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
         return true;
     };
@@ -72,6 +82,7 @@ fn forked_by(pid: u32, me: u32) -> bool {
         == Some(me)
 }
 
+/// The socket inode behind `/proc/PID/fd/FD`, if it is a socket now.
 fn socket_inode(pid: u32, fd: u32) -> Option<u64> {
     let link = std::fs::read_link(format!("/proc/{pid}/fd/{fd}")).ok()?;
     let s = link.to_str()?;
@@ -85,6 +96,9 @@ fn dumps_with_owners_stay_correct_under_churn() {
     }
     let ns = Netns::new();
     let me = std::process::id();
+    let my_name = std::fs::read_to_string("/proc/self/comm")
+        .map(|c| c.trim_end().to_owned())
+        .unwrap_or_default();
     // Stable listeners, and the churn's listener, inside the namespace.
     let (stable, churn_listener) = ns.enter(|| {
         let any = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
@@ -171,30 +185,33 @@ fn dumps_with_owners_stay_correct_under_churn() {
                     .iter()
                     .find_map(|t| t.strip_prefix("ino:"))
                     .and_then(|i| i.parse::<u64>().ok());
-                let claimed: Vec<(u32, u32)> = row
+                let named: Vec<(String, u32, u32)> = row
                     .extra
                     .iter()
                     .filter(|t| t.starts_with("users:"))
                     .flat_map(|t| owners(t))
                     .collect();
+                let claimed: Vec<(u32, u32)> = named.iter().map(|(_, p, f)| (*p, *f)).collect();
                 if let Some(ino) = ino
                     && let Some(&fd) = expected.get(&ino)
                 {
                     stable_seen += 1;
                     // Other tests of this binary fork children that hold
                     // every fd until they exec: those are true owners too.
-                    let others_ok = claimed.iter().all(|&(p, _)| p == me || forked_by(p, me));
+                    let others_ok = named
+                        .iter()
+                        .all(|(n, p, _)| *p == me || forked_by(n, *p, me, &my_name));
                     if !claimed.contains(&(me, fd)) || !others_ok {
                         failures.push(format!(
                             "run {runs}: stable socket ino {ino} (fd {fd}) shown with owners {claimed:?}: {line}"
                         ));
                     }
                 }
-                for (pid, fd) in claimed {
+                for (name, pid, fd) in named {
                     // Only this test process holds sockets in the namespace
                     // (and, for a moment, children it forks before they exec).
                     if pid != me {
-                        if forked_by(pid, me) {
+                        if forked_by(&name, pid, me, &my_name) {
                             forked += 1;
                         } else {
                             failures.push(format!("run {runs}: foreign owner pid {pid}: {line}"));

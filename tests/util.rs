@@ -392,6 +392,21 @@ pub(crate) fn unprivileged_problems(out: &Output, original: &Output) -> Vec<Stri
             break;
         }
     }
+    // What root could do, nobody may fail at only for want of privilege,
+    // and must say so (not, say, fail a plain dump).
+    const PRIVILEGE: [&str; 5] = [
+        "ermission denied",
+        "not permitted",
+        "CAP_NET_ADMIN",
+        "run as root",
+        "EPERM",
+    ];
+    if code == 1 && original.status.success() && !PRIVILEGE.iter().any(|w| err.contains(w)) {
+        problems.push(format!(
+            "exit 1 where root exited 0, without a permission message: {}",
+            err.trim_end()
+        ));
+    }
     if code == 0 && original.status.success() {
         let (ours, theirs) = (
             String::from_utf8_lossy(&out.stdout),
@@ -1270,9 +1285,20 @@ ESTAB  0      0           10.0.0.1:22        10.0.0.1:36266
             &root
         ));
         assert!(ok(
-            &output(1, "", "sockq: cannot enter network namespace\n"),
+            &output(
+                1,
+                "",
+                "sockq: entering network namespace t: Operation not permitted (os error 1)\n"
+            ),
             &root
         ));
+        assert!(
+            !ok(
+                &output(1, "", "sockq: dumping tcp: invalid argument\n"),
+                &root
+            ),
+            "a failure root did not have needs a permission reason"
+        );
         let filter_error = "sockq: bad port\nsport = :x\n        ^^\n";
         assert!(ok(&output(2, "", filter_error), &root));
         assert!(

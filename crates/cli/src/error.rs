@@ -53,8 +53,8 @@ impl CliError {
     pub fn report(self) -> ExitCode {
         match &self {
             CliError::BrokenPipe | CliError::Done => {}
-            CliError::Filter(rendered) => eprintln!("{rendered}"),
-            e => eprintln!("sockq: {e}"),
+            CliError::Filter(rendered) => eprintln_quiet!("{rendered}"),
+            e => eprintln_quiet!("sockq: {e}"),
         }
         ExitCode::from(self.exit_code())
     }

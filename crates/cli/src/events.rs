@@ -79,6 +79,7 @@ pub fn run_events(cfg: &Config, filters: &FilterSet) -> Result<Outcome, CliError
     let stdout = std::io::stdout();
     let watch = output_can_hang_up(stdout.as_fd()).then(|| stdout.as_fd());
     let mut overruns = 0u64;
+    let mut last_rcvbuf = sock.receive_buffer();
     while !stop_requested() {
         let r = sock.wait(POLL_MS, watch, &mut |s| {
             if !families.contains(s.family) || !cfg.tables.contains(s.table) {
@@ -110,10 +111,17 @@ pub fn run_events(cfg: &Config, filters: &FilterSet) -> Result<Outcome, CliError
                 } else {
                     format!("{overruns} times so far")
                 };
-                let raised = rcvbuf.map_or(String::new(), |b| {
-                    format!("; receive buffer raised to {} KiB", b / 1024)
-                });
-                eprintln!(
+                // Past rmem_max without CAP_NET_ADMIN, or at sockq's own cap,
+                // the buffer cannot grow: say so rather than claim it did.
+                let raised = match rcvbuf {
+                    Some(b) if Some(b) != last_rcvbuf => {
+                        format!("; receive buffer raised to {} KiB", b / 1024)
+                    }
+                    Some(b) => format!("; receive buffer stays at {} KiB (its limit)", b / 1024),
+                    None => String::new(),
+                };
+                last_rcvbuf = rcvbuf.or(last_rcvbuf);
+                eprintln_quiet!(
                     "sockq: the kernel dropped socket events (receive buffer overrun, \
                      {times}){raised}"
                 );

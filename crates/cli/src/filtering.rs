@@ -142,7 +142,7 @@ pub fn build(cfg: &Config) -> Result<FilterSet, CliError> {
         ))
     })?;
     if let Some(note) = filter.grouping_note() {
-        eprintln!("sockq: note: {note}");
+        eprintln_quiet!("sockq: note: {note}");
     }
     let bytecode = if cfg.no_bytecode {
         None

@@ -4,6 +4,15 @@
 //! Errors from every crate end up as a [`error::CliError`], which maps them to
 //! a message and an exit code in one place.
 
+/// `eprintln!` that never panics: a closed or broken stderr (`2>&1 | head`)
+/// loses the message instead of aborting the run.
+macro_rules! eprintln_quiet {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 pub mod args;
 pub mod cgroup;
 pub mod config;

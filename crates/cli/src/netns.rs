@@ -230,7 +230,7 @@ pub fn run_all(cfg: &Config) -> Result<Outcome, CliError> {
         return Ok(Outcome { code: 0 });
     }
     let Some(plan) = crate::run::plan(cfg, &filters) else {
-        eprintln!("sockq: no socket tables to show with such filter");
+        eprintln_quiet!("sockq: no socket tables to show with such filter");
         return Ok(Outcome { code: 0 });
     };
     let proc_root = PathBuf::from(std::env::var_os("PROC_ROOT").unwrap_or_else(|| "/proc".into()));

@@ -113,7 +113,7 @@ fn run_here(cfg: &Config, in_netns: bool) -> Result<Outcome, CliError> {
                 "-K closes inet sockets only: select tcp, udp, raw, sctp or dccp".into(),
             ));
         }
-        eprintln!("sockq: no socket tables to show with such filter");
+        eprintln_quiet!("sockq: no socket tables to show with such filter");
         return Ok(Outcome { code: 0 });
     };
 
@@ -194,7 +194,7 @@ pub(crate) fn scan_owners(
     let map = sockq_proc::scan(&opts)
         .map_err(|e| CliError::Runtime(format!("scanning processes: {e}")))?;
     if map.denied() > 0 {
-        eprintln!(
+        eprintln_quiet!(
             "sockq: {} processes could not be read (permission denied); their sockets show no owner. Run as root to see every owner.",
             map.denied()
         );
@@ -394,7 +394,7 @@ const EPERM: i32 = 1;
 
 /// One line on stderr for what cannot be shown (never silence).
 fn out_warn(msg: &str) {
-    eprintln!("sockq: {msg}");
+    eprintln_quiet!("sockq: {msg}");
 }
 
 /// `-D FILE`: write the raw TCP replies that pass the filter, each family's

@@ -75,47 +75,64 @@ impl DiagSocket {
         on_socket: &mut dyn FnMut(&Socket) -> ControlFlow<()>,
     ) -> Result<(), Error> {
         let bytes = compat_request(req, 0)?;
-        // Length-prefixed IPv6 messages, decoded after the walk.
-        let mut stash: Vec<u8> = Vec::new();
-        let mut stopped = false;
-        // One record, decoded into again and again (decode_inet_into).
-        let mut s = Socket::new(Table::Tcp, Family::Inet, sockq_model::State::Unknown);
-        self.dump_raw(&bytes, &mut |ty, payload| {
-            if ty != TCPDIAG_GETSOCK {
-                return Ok(ControlFlow::Continue(()));
-            }
-            if payload.first() == Some(&Family::Inet6.as_u8()) {
-                stash.extend_from_slice(&(payload.len() as u32).to_ne_bytes());
-                stash.extend_from_slice(payload);
-                return Ok(ControlFlow::Continue(()));
-            }
-            decode_inet_into(payload, Table::Tcp, &mut s)?;
-            let flow = on_socket(&s);
-            stopped = flow.is_break();
-            Ok(flow)
-        })
-        .map_err(|e| match e {
-            Error::Kernel { errno, .. } => Error::Kernel {
-                errno,
-                context: "tcp (inet, inet6) sock_diag dump".into(),
-            },
-            e => e,
-        })?;
-        if stopped {
-            return Ok(());
-        }
-        let mut rest = stash.as_slice();
-        while let Some((len, tail)) = rest.split_first_chunk::<4>() {
-            let n = u32::from_ne_bytes(*len) as usize;
-            let Some((payload, next)) = tail.split_at_checked(n) else {
-                break;
-            };
-            decode_inet_into(payload, Table::Tcp, &mut s)?;
-            if on_socket(&s).is_break() {
-                break;
-            }
-            rest = next;
-        }
-        Ok(())
+        ipv4_first(&mut |on| self.dump_raw(&bytes, on), on_socket)
     }
+}
+
+/// Runs `dump` (the legacy request's replies, both families) and passes on
+/// IPv4 sockets as they arrive and IPv6 sockets after the dump ended, as
+/// two per-family dumps would give them. A dump still interrupted after
+/// its retries delivered what it read: its IPv6 sockets are passed on too
+/// before the error is returned.
+pub fn ipv4_first(
+    dump: &mut dyn FnMut(&mut crate::OnMessage<'_>) -> Result<(), Error>,
+    on_socket: &mut dyn FnMut(&Socket) -> ControlFlow<()>,
+) -> Result<(), Error> {
+    // Length-prefixed IPv6 messages, decoded after the walk.
+    let mut stash: Vec<u8> = Vec::new();
+    let mut stopped = false;
+    // One record, decoded into again and again (decode_inet_into).
+    let mut s = Socket::new(Table::Tcp, Family::Inet, sockq_model::State::Unknown);
+    let walked = dump(&mut |ty, payload| {
+        if ty != TCPDIAG_GETSOCK {
+            return Ok(ControlFlow::Continue(()));
+        }
+        if payload.first() == Some(&Family::Inet6.as_u8()) {
+            stash.extend_from_slice(&(payload.len() as u32).to_ne_bytes());
+            stash.extend_from_slice(payload);
+            return Ok(ControlFlow::Continue(()));
+        }
+        decode_inet_into(payload, Table::Tcp, &mut s)?;
+        let flow = on_socket(&s);
+        stopped = flow.is_break();
+        Ok(flow)
+    })
+    .map_err(|e| match e {
+        Error::Kernel { errno, .. } => Error::Kernel {
+            errno,
+            context: "tcp (inet, inet6) sock_diag dump".into(),
+        },
+        e => e,
+    });
+    let interrupted = match walked {
+        Ok(()) => None,
+        Err(e @ Error::DumpInterrupted { .. }) => Some(e),
+        Err(e) => return Err(e),
+    };
+    if stopped {
+        return Ok(());
+    }
+    let mut rest = stash.as_slice();
+    while let Some((len, tail)) = rest.split_first_chunk::<4>() {
+        let n = u32::from_ne_bytes(*len) as usize;
+        let Some((payload, next)) = tail.split_at_checked(n) else {
+            break;
+        };
+        decode_inet_into(payload, Table::Tcp, &mut s)?;
+        if on_socket(&s).is_break() {
+            break;
+        }
+        rest = next;
+    }
+    interrupted.map_or(Ok(()), Err)
 }

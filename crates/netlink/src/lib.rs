@@ -61,7 +61,7 @@ mod socket;
 mod sockopt;
 pub mod unix;
 
-pub use both::tcp6_in_use;
+pub use both::{ipv4_first, tcp6_in_use};
 pub use error::Error;
 pub use ifname::{interface_index, interface_names};
 pub use inet::{InetRequest, decode_inet, decode_inet_into, ext};
@@ -69,5 +69,7 @@ pub use nl::{decode_netlink, netlink_request};
 pub use other::{decode_tipc, decode_vsock, decode_xdp, tipc_request, vsock_request, xdp_request};
 pub use packet::{decode_packet, packet_request};
 pub use replay::replay;
-pub use socket::{DiagSocket, MAX_DUMP_RETRIES, OnMessage, dump_from_bytes, retry_interrupted};
+pub use socket::{
+    DiagSocket, MAX_DUMP_RETRIES, OnMessage, cookie_offset, dump_from_bytes, retry_interrupted,
+};
 pub use unix::{decode_unix, fill_unix_peer_names, unix_request};

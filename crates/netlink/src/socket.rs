@@ -69,7 +69,9 @@ impl DiagSocket {
     }
 
     /// Writes every datagram received from now on, verbatim, to `w` (what
-    /// `ss -D FILE` saves and `TCPDIAG_FILE` replays).
+    /// `ss -D FILE` saves and `TCPDIAG_FILE` replays). Every attempt of a
+    /// retried dump is written, so a replay of such a capture shows the
+    /// sockets of each attempt.
     pub fn capture_to(&mut self, w: Box<dyn Write + Send>) {
         self.capture = Some(w);
     }
@@ -122,8 +124,10 @@ impl DiagSocket {
             )));
         }
         let mut req = request.to_vec();
+        let family = request.get(NLMSG_HDRLEN).copied().unwrap_or(0);
         retry_interrupted(
             MAX_DUMP_RETRIES,
+            cookie_offset(hdr.ty, family),
             &mut |on: &mut OnMessage<'_>| self.dump_once(&mut req, hdr, on),
             on_msg,
         )
@@ -162,6 +166,12 @@ impl DiagSocket {
                 Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
                     self.on_enobufs(&mut state, &mut enobufs, e)?;
                 }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    return Err(Error::io(
+                        format!("reading the {} reply", state.what),
+                        stalled(e),
+                    ));
+                }
                 Err(e) => return Err(Error::io(format!("reading the {} reply", state.what), e)),
             }
         }
@@ -174,7 +184,9 @@ impl DiagSocket {
             let (back_tx, back_rx) = mpsc::channel::<Vec<u8>>();
             // Every buffer the pipeline can hold at once (one being filled,
             // IN_FLIGHT queued, one being decoded), allocated here so the
-            // reader thread never allocates (no second malloc arena).
+            // reader thread never allocates (no second malloc arena). Fresh
+            // from the system they cost no page until written; reused from
+            // the heap, calloc zeroes them (256 KiB, tens of microseconds).
             for _ in 0..IN_FLIGHT + 2 {
                 let _ = back_tx.send(vec![0; READER_BUF]);
             }
@@ -229,6 +241,11 @@ impl DiagSocket {
                         self.on_enobufs(&mut state, &mut enobufs, e)?;
                     }
                     Err(e) => {
+                        let e = if e.kind() == std::io::ErrorKind::WouldBlock {
+                            stalled(e)
+                        } else {
+                            e
+                        };
                         return Err(Error::io(format!("reading the {} reply", state.what), e));
                     }
                 }
@@ -251,6 +268,7 @@ impl DiagSocket {
         }
         self.rcvbuf = self.rcvbuf.saturating_mul(2);
         sockopt::set_rcvbuf(self.sock.as_raw_fd(), self.rcvbuf as usize);
+        after_enobufs(&self.sock);
         Ok(())
     }
 
@@ -314,7 +332,7 @@ impl DiagSocket {
 /// busy (32 measured no faster); more only add memory.
 const IN_FLIGHT: usize = 2;
 /// The reader's buffers: room for any dump datagram without a peek (see
-/// `recv_datagram`); only the part a datagram fills is ever touched.
+/// `recv_datagram`).
 const READER_BUF: usize = RECV_BUF;
 
 /// What the reader thread hands over.
@@ -353,7 +371,12 @@ fn read_ahead(
                 enobufs += 1;
                 rcvbuf = rcvbuf.saturating_mul(2);
                 sockopt::set_rcvbuf(sock.as_raw_fd(), rcvbuf as usize);
+                after_enobufs(sock);
                 Chunk::Dropped
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                let _ = tx.send(Chunk::Failed(stalled(e)));
+                return rcvbuf;
             }
             Err(e) => {
                 let _ = tx.send(Chunk::Failed(e));
@@ -364,6 +387,25 @@ fn read_ahead(
             return rcvbuf;
         }
     }
+}
+
+/// How long a dump may wait for its next reply after the kernel reported
+/// ENOBUFS. If that ENOBUFS came from a failed allocation of the next reply
+/// rather than a full queue, the kernel queues nothing more and only a
+/// successful receive would resume the dump: without a timeout the
+/// receive would block forever.
+const STALL_SECS: i64 = 5;
+
+/// After ENOBUFS: receives on this socket time out (see [`STALL_SECS`]).
+fn after_enobufs(sock: &NlSocket) {
+    sockopt::set_rcvtimeo(sock.as_raw_fd(), STALL_SECS);
+}
+
+/// The error for a dump that stalled after ENOBUFS.
+fn stalled(e: std::io::Error) -> std::io::Error {
+    std::io::Error::other(format!(
+        "no reply for {STALL_SECS} s after the kernel dropped replies (ENOBUFS): {e}"
+    ))
 }
 
 /// Whether `data` ends the dump `(seq, port)` for [`DumpState::feed`]: it
@@ -453,9 +495,13 @@ pub const MAX_DUMP_RETRIES: u32 = 3;
 /// retried.
 pub fn retry_interrupted(
     max_retries: u32,
+    cookie_at: Option<usize>,
     once: &mut dyn FnMut(&mut OnMessage<'_>) -> Result<(), Error>,
     on_msg: &mut OnMessage<'_>,
 ) -> Result<(), Error> {
+    // Without a cookie to tell delivered sockets apart, a retry would show
+    // them twice: report the first interrupted dump instead.
+    let max_retries = if cookie_at.is_some() { max_retries } else { 0 };
     // This attempt's cookies, compactly, and earlier attempts' cookies,
     // sorted (filled only when a retry is needed).
     let mut log = CookieLog::default();
@@ -464,7 +510,7 @@ pub fn retry_interrupted(
     loop {
         let mut stopped = false;
         let r = once(&mut |ty, payload| {
-            if let Some(k) = cookie_key(payload) {
+            if let Some(k) = cookie_at.and_then(|at| cookie_key(payload, at)) {
                 if earlier.binary_search(&k).is_ok() {
                     return Ok(ControlFlow::Continue(()));
                 }
@@ -531,19 +577,34 @@ impl CookieLog {
     }
 }
 
-/// The low 32 bits of the socket cookie in a sock_diag reply, located by
-/// the reply's family byte (each family's message has its own layout).
-fn cookie_key(payload: &[u8]) -> Option<u32> {
-    let at = match i32::from(*payload.first()?) {
+/// Where the socket cookie sits in the replies to a request of type `ty`
+/// for `family` (the request's first payload byte): each family's message
+/// has its own layout (see the UAPI headers). `None` for families whose
+/// replies carry no cookie at a fixed place (tipc nests it in attributes),
+/// which [`retry_interrupted`] then does not retry.
+pub fn cookie_offset(ty: u16, family: u8) -> Option<usize> {
+    // The legacy TCP/DCCP requests are answered with inet_diag_msg,
+    // whatever their family byte says (sockq sends AF_UNSPEC).
+    if ty == msg::TCPDIAG_GETSOCK || ty == msg::DCCPDIAG_GETSOCK {
+        return Some(44);
+    }
+    match i32::from(family) {
         // inet_diag_msg: 4 bytes, then the sockid (ports, two 16-byte
         // addresses, interface) before idiag_cookie.
-        libc::AF_INET | libc::AF_INET6 => 44,
-        // unix_diag_msg and packet_diag_msg: 4 bytes and the inode.
-        libc::AF_UNIX | libc::AF_PACKET => 8,
+        libc::AF_INET | libc::AF_INET6 => Some(44),
+        // unix_diag_msg, packet_diag_msg and xdp_diag_msg: 4 bytes and the
+        // inode.
+        libc::AF_UNIX | libc::AF_PACKET | libc::AF_XDP => Some(8),
         // netlink_diag_msg: 4 bytes, portid, dst_portid, dst_group, inode.
-        libc::AF_NETLINK => 20,
-        _ => return None,
-    };
+        libc::AF_NETLINK => Some(20),
+        // vsock_diag_msg: 4 bytes, source and peer cid and port, inode.
+        libc::AF_VSOCK => Some(24),
+        _ => None,
+    }
+}
+
+/// The low 32 bits of the cookie at `at` in a reply payload.
+fn cookie_key(payload: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_ne_bytes(
         payload.get(at..at + 4)?.try_into().ok()?,
     ))
@@ -675,20 +736,23 @@ mod tests {
     }
 
     #[test]
-    fn cookie_keys_by_family() {
-        let mut inet = vec![0u8; 72];
-        inet[0] = 2;
-        inet[44..48].copy_from_slice(&7u32.to_ne_bytes());
-        assert_eq!(super::cookie_key(&inet), Some(7));
-        let mut unix = vec![0u8; 16];
-        unix[0] = 1;
-        unix[8..12].copy_from_slice(&9u32.to_ne_bytes());
-        assert_eq!(super::cookie_key(&unix), Some(9));
-        let mut nl = vec![0u8; 28];
-        nl[0] = 16;
-        nl[20..24].copy_from_slice(&11u32.to_ne_bytes());
-        assert_eq!(super::cookie_key(&nl), Some(11));
-        assert_eq!(super::cookie_key(&[2, 0, 0]), None);
-        assert_eq!(super::cookie_key(&[99; 80]), None);
+    fn cookie_offsets_by_request() {
+        use super::{cookie_key, cookie_offset};
+        let inet = cookie_offset(20, libc::AF_INET as u8);
+        assert_eq!(inet, Some(44));
+        assert_eq!(
+            cookie_offset(18, 0),
+            Some(44),
+            "legacy TCP request, AF_UNSPEC"
+        );
+        assert_eq!(cookie_offset(20, libc::AF_UNIX as u8), Some(8));
+        assert_eq!(cookie_offset(20, libc::AF_NETLINK as u8), Some(20));
+        assert_eq!(cookie_offset(20, libc::AF_VSOCK as u8), Some(24));
+        assert_eq!(cookie_offset(20, libc::AF_XDP as u8), Some(8));
+        assert_eq!(cookie_offset(20, libc::AF_TIPC as u8), None);
+        let mut m = vec![0u8; 72];
+        m[44..48].copy_from_slice(&7u32.to_ne_bytes());
+        assert_eq!(cookie_key(&m, 44), Some(7));
+        assert_eq!(cookie_key(&m[..46], 44), None);
     }
 }

@@ -26,3 +26,24 @@ pub(crate) fn set_rcvbuf(fd: RawFd, bytes: usize) -> bool {
     }
     false
 }
+
+/// Sets a receive timeout of `secs` seconds on `fd` (SO_RCVTIMEO): a recv
+/// that waits longer fails with EAGAIN instead of blocking forever.
+pub(crate) fn set_rcvtimeo(fd: RawFd, secs: i64) -> bool {
+    let tv = libc::timeval {
+        tv_sec: secs as libc::time_t,
+        tv_usec: 0,
+    };
+    // SAFETY: `tv` is a timeval that lives across the call and the length
+    // passed is its size; the caller passes an open socket fd.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVTIMEO,
+            (&raw const tv).cast(),
+            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+        )
+    };
+    rc == 0
+}
