@@ -299,3 +299,79 @@ fn sort_orders_rows_by_local_port() {
     sorted.sort_unstable();
     assert_eq!(ports, sorted, "{}", show_output(&out));
 }
+
+/// `dev NAME` with `--all-netns` is resolved in each namespace: an
+/// interface that exists only inside one namespace (and has another index
+/// there than anything on the host) selects that namespace's socket bound
+/// to it; a name no namespace has gives one line on stderr, not an error.
+#[test]
+fn all_netns_resolves_dev_names_in_each_namespace() {
+    if !root_or_skip("all_netns_resolves_dev_names_in_each_namespace") {
+        return;
+    }
+    let (a, b) = (Netns::new(), Netns::new());
+    for args in [
+        // A veth pair (this kernel has no dummy driver): indexes 2 and 3.
+        vec![
+            "link", "add", "sqdum0", "type", "veth", "peer", "name", "sqdum1",
+        ],
+        vec!["link", "set", "sqdum1", "up"],
+    ] {
+        let out = run(Command::new("ip").arg("-n").arg(b.name()).args(&args));
+        assert!(out.status.success(), "ip {args:?}: {}", show_output(&out));
+    }
+    let _plain = listen_in(&a, 7432);
+    // A listener bound to sqdum1 with SO_BINDTODEVICE, inside b.
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", b.name(), "python3", "-c"])
+        .arg(
+            "import socket,time\ns=socket.socket()\n\
+             s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b'sqdum1')\n\
+             s.bind(('0.0.0.0',7431))\ns.listen()\ntime.sleep(60)",
+        )
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("python3: {e}"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let out = run(sockq().args(["-N", b.name(), "-tln"]));
+        if stdout_text(&out).contains(":7431 ") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{}", show_output(&out));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    let out = run_ok(sockq().args(["--all-netns", "-tln", "dev", "sqdum1"]));
+    let text = stdout_text(&out);
+    let rows: Vec<&str> = text.lines().skip(1).collect();
+    assert_eq!(rows.len(), 1, "{}", show_output(&out));
+    assert!(
+        rows[0].starts_with(&format!("{} ", b.name())) && rows[0].contains(":7431"),
+        "{}",
+        show_output(&out)
+    );
+    assert!(out.stderr.is_empty(), "{}", show_output(&out));
+    // The same as -N in that namespace.
+    let one = run_ok(sockq().args(["-N", b.name(), "-tln", "dev", "sqdum1"]));
+    assert_eq!(
+        stdout_text(&one).lines().skip(1).count(),
+        1,
+        "{}",
+        show_output(&one)
+    );
+
+    let out = run_ok(sockq().args(["--all-netns", "-tln", "dev", "sqnone9"]));
+    assert_eq!(
+        stdout_text(&out).lines().skip(1).count(),
+        0,
+        "{}",
+        show_output(&out)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "sockq: no network namespace has an interface named \"sqnone9\"\n"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}

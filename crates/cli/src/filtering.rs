@@ -12,7 +12,15 @@ use std::net::{IpAddr, ToSocketAddrs};
 /// The host lookups the filter language needs.
 struct HostEnv<'a> {
     cfg: &'a Config,
+    /// With `--all-netns`: interface names this namespace lacks are noted
+    /// here and match no socket (index u32::MAX), instead of failing the
+    /// whole run; `None` makes them an error, as in ss.
+    missing: Option<&'a std::cell::RefCell<Vec<String>>>,
 }
+
+/// No interface has this index: a `dev` test for a name the namespace
+/// lacks matches nothing there.
+const NO_INTERFACE: u32 = u32::MAX;
 
 impl Env for HostEnv<'_> {
     fn service_port(&self, name: &str, tcp: bool, udp: bool) -> Result<Option<u16>, String> {
@@ -48,7 +56,14 @@ impl Env for HostEnv<'_> {
     }
 
     fn interface_index(&self, name: &str) -> Option<u32> {
-        sockq_netlink::interface_index(name)
+        let found = sockq_netlink::interface_index(name);
+        match (found, self.missing) {
+            (None, Some(m)) if name.parse::<u32>().is_err() => {
+                m.borrow_mut().push(name.to_owned());
+                Some(NO_INTERFACE)
+            }
+            (found, _) => found,
+        }
     }
 
     fn cgroup_id(&self, path: &str) -> Option<u64> {
@@ -82,6 +97,9 @@ pub struct FilterSet {
     filter: Option<Filter>,
     bytecode: Option<Vec<u8>>,
     no_bytecode: bool,
+    /// The source and parsed expression when it names interfaces (`dev`),
+    /// kept to compile it again inside each namespace of `--all-netns`.
+    per_netns: Option<(String, sockq_filter::Expr)>,
 }
 
 /// Reads `-F FILE` (or `-` for stdin): its words continue the expression.
@@ -124,6 +142,7 @@ pub fn build(cfg: &Config) -> Result<FilterSet, CliError> {
             filter: None,
             bytecode: None,
             no_bytecode: cfg.no_bytecode,
+            per_netns: None,
         });
     }
     let expr = sockq_filter::parse(&src).map_err(|e| {
@@ -133,7 +152,23 @@ pub fn build(cfg: &Config) -> Result<FilterSet, CliError> {
             &e.to_string(),
         ))
     })?;
-    let env = HostEnv { cfg };
+    // With --all-netns each namespace compiles `dev` names itself
+    // (FilterSet::for_this_netns); here they need not exist.
+    let missing = std::cell::RefCell::new(Vec::new());
+    compiled(cfg, src, expr, true, cfg.all_netns.then_some(&missing))
+}
+
+/// Compiles a parsed expression against this thread's view of the host
+/// (its network namespace for interface names); `note`: print the grouping
+/// note (once per run).
+fn compiled(
+    cfg: &Config,
+    src: String,
+    expr: sockq_filter::Expr,
+    note: bool,
+    missing: Option<&std::cell::RefCell<Vec<String>>>,
+) -> Result<FilterSet, CliError> {
+    let env = HostEnv { cfg, missing };
     let filter = sockq_filter::compile(&expr, &env).map_err(|e| {
         CliError::Filter(sockq_filter::render_error(
             &src,
@@ -141,7 +176,7 @@ pub fn build(cfg: &Config) -> Result<FilterSet, CliError> {
             &e.to_string(),
         ))
     })?;
-    if let Some(note) = filter.grouping_note() {
+    if note && let Some(note) = filter.grouping_note() {
         eprintln_quiet!("sockq: note: {note}");
     }
     let bytecode = if cfg.no_bytecode {
@@ -149,14 +184,45 @@ pub fn build(cfg: &Config) -> Result<FilterSet, CliError> {
     } else {
         filter.bytecode()
     };
+    let per_netns = expr.uses(sockq_filter::Field::Dev).then_some((src, expr));
     Ok(FilterSet {
         filter: Some(filter),
         bytecode,
         no_bytecode: cfg.no_bytecode,
+        per_netns,
     })
 }
 
 impl FilterSet {
+    /// For `--all-netns`: the filter compiled again in the calling thread's
+    /// network namespace when it names interfaces (`dev eth0` is a
+    /// different index, or absent, in each namespace); `None` when the
+    /// filter does not depend on the namespace.
+    ///
+    /// The names this namespace has no interface for are returned too: there
+    /// they match no socket.
+    pub fn for_this_netns(
+        &self,
+        cfg: &Config,
+    ) -> Result<Option<(FilterSet, Vec<String>)>, CliError> {
+        let Some((src, expr)) = &self.per_netns else {
+            return Ok(None);
+        };
+        let missing = std::cell::RefCell::new(Vec::new());
+        let f = compiled(cfg, src.clone(), expr.clone(), false, Some(&missing))?;
+        Ok(Some((f, missing.into_inner())))
+    }
+
+    /// The interface names the expression tests with `dev` (for the
+    /// `--all-netns` note about names no namespace has).
+    pub fn dev_names(&self) -> Vec<String> {
+        let mut names = Vec::new();
+        if let Some((_, expr)) = &self.per_netns {
+            collect_dev(&expr.term, &mut names);
+        }
+        names
+    }
+
     /// Whether the socket passes (always true without a filter).
     #[inline]
     pub fn matches(&self, s: &Socket, owners: &[Owner]) -> bool {
@@ -193,6 +259,22 @@ impl FilterSet {
         match &self.filter {
             Some(f) => f.explain(),
             None => "no filter: every socket of the selected tables and states".into(),
+        }
+    }
+}
+
+fn collect_dev(t: &sockq_filter::Term, out: &mut Vec<String>) {
+    use sockq_filter::Term;
+    match t {
+        Term::And(v) | Term::Or(v) => v.iter().for_each(|t| collect_dev(t, out)),
+        Term::Not(t) => collect_dev(t, out),
+        Term::Pred(p) => {
+            if p.field == sockq_filter::Field::Dev
+                && p.value.parse::<u32>().is_err()
+                && !out.contains(&p.value)
+            {
+                out.push(p.value.clone());
+            }
         }
     }
 }

@@ -212,6 +212,8 @@ pub fn discover(proc_root: &Path, run_dir: &Path) -> Vec<Namespace> {
 struct NsDump {
     sockets: Vec<Socket>,
     names: Names,
+    /// `dev` names of the filter this namespace has no interface for.
+    missing: Vec<String>,
 }
 
 /// Whether an error means the namespace went away while we looked
@@ -242,6 +244,9 @@ pub fn run_all(cfg: &Config) -> Result<Outcome, CliError> {
     let next = AtomicUsize::new(0);
     let mut out = Output::with_lead(cfg, &proc_root, Lead::Netns)?;
     let mut failures: Vec<String> = Vec::new();
+    // Per `dev` name: in how many dumped namespaces it named no interface.
+    let mut lacking: BTreeMap<String, usize> = BTreeMap::new();
+    let mut dumped = 0usize;
 
     std::thread::scope(|sc| -> Result<(), CliError> {
         let (tx, rx) = std::sync::mpsc::channel::<(usize, Result<NsDump, CliError>)>();
@@ -278,6 +283,10 @@ pub fn run_all(cfg: &Config) -> Result<Outcome, CliError> {
                 let Some(ns) = ns else { continue };
                 match r {
                     Ok(d) => {
+                        dumped += 1;
+                        for m in &d.missing {
+                            *lacking.entry(m.clone()).or_insert(0) += 1;
+                        }
                         out.begin_netns(ns.label(), d.names);
                         for s in &d.sockets {
                             let no: &[sockq_model::Owner] = &[];
@@ -297,6 +306,11 @@ pub fn run_all(cfg: &Config) -> Result<Outcome, CliError> {
         Ok(())
     })?;
     out.finish()?;
+    for name in filters.dev_names() {
+        if dumped > 0 && lacking.get(&name) == Some(&dumped) {
+            eprintln_quiet!("sockq: no network namespace has an interface named \"{name}\"");
+        }
+    }
     if let Some(first) = failures.first() {
         return Err(CliError::Runtime(if failures.len() == 1 {
             first.clone()
@@ -331,7 +345,15 @@ fn dump_one(
             reason(&e)
         )));
     }
-    // Interface names are read now, inside the namespace.
+    // Interface names are read now, inside the namespace, and a filter
+    // naming interfaces is compiled again here (their indexes differ).
+    let (local, missing) = match filters.for_this_netns(cfg)? {
+        Some((f, missing)) => (Some(f), missing),
+        None => (None, Vec::new()),
+    };
+    let filters = local.as_ref().unwrap_or(filters);
+    let local_bytecode = local.as_ref().map(|f| f.bytecode());
+    let bytecode = local_bytecode.as_ref().unwrap_or(bytecode);
     let names = Names::new(cfg.numeric, cfg.resolve);
     names.push_ifname(&mut Vec::new(), 0);
     let mut sockets = Vec::new();
@@ -351,7 +373,11 @@ fn dump_one(
         &net_proc,
         &mut keep,
     )?;
-    Ok(NsDump { sockets, names })
+    Ok(NsDump {
+        sockets,
+        names,
+        missing,
+    })
 }
 
 #[cfg(test)]

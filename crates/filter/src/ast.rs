@@ -13,6 +13,25 @@ pub struct Expr {
     pub grouping_note: Option<String>,
 }
 
+impl Expr {
+    /// Whether any predicate tests `field` (e.g. `dev`, whose names are
+    /// resolved per network namespace).
+    pub fn uses(&self, field: Field) -> bool {
+        self.term.uses(field)
+    }
+}
+
+impl Term {
+    /// Whether any predicate of this subtree tests `field`.
+    pub fn uses(&self, field: Field) -> bool {
+        match self {
+            Term::And(v) | Term::Or(v) => v.iter().any(|t| t.uses(field)),
+            Term::Not(t) => t.uses(field),
+            Term::Pred(p) => p.field == field,
+        }
+    }
+}
+
 /// A node of the tree. Chains at one parenthesis level are flattened:
 /// `a or b or c` is one `Or` of three, `(a or b) or c` an `Or` inside an `Or`.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -53,8 +53,8 @@ impl DiagSocket {
         let ctx = "opening a NETLINK_SOCK_DIAG socket";
         let mut sock = NlSocket::new(NETLINK_SOCK_DIAG).map_err(|e| Error::io(ctx, e))?;
         let addr = sock.bind_auto().map_err(|e| Error::io(ctx, e))?;
-        sock.connect(&SocketAddr::new(0, 0))
-            .map_err(|e| Error::io(ctx, e))?;
+        // Not connected: requests go to the kernel with send_to, so sockq's
+        // own socket lists as UNCONN in `-f netlink`, as ss's does.
         // Best effort: a small SO_RCVBUF only costs extra wake-ups. (After
         // ENOBUFS the buffer is doubled past rmem_max where allowed.)
         let _ = sock.set_rx_buf_sz(SO_RCVBUF_SIZE);
@@ -311,7 +311,7 @@ impl DiagSocket {
 
     fn send(&mut self, req: &[u8], what: &str) -> Result<(), Error> {
         loop {
-            match self.sock.send(req, 0) {
+            match self.sock.send_to(req, &SocketAddr::new(0, 0), 0) {
                 Ok(n) if n == req.len() => return Ok(()),
                 Ok(n) => {
                     return Err(Error::Truncated {
