@@ -215,6 +215,9 @@ pub(crate) struct ShadowRecord {
     pub(crate) args: Vec<OsString>,
     /// The environment changes of the command (None: removed).
     pub(crate) envs: Vec<(OsString, Option<OsString>)>,
+    /// The working directory, if the command set one (relative paths in
+    /// the arguments depend on it).
+    pub(crate) dir: Option<PathBuf>,
     /// The exit code as `nobody` (None: killed by a signal).
     pub(crate) code: Option<i32>,
 }
@@ -291,12 +294,16 @@ pub(crate) fn shadow_unprivileged(cmd: &Command, original: &Output) {
         netns,
         args,
         envs,
+        dir: cmd.get_current_dir().map(Path::to_path_buf),
         code: None,
     };
     {
         let Ok(seen) = SHADOWED.lock() else { return };
         let same = |r: &&ShadowRecord| {
-            r.netns == record.netns && r.args == record.args && r.envs == record.envs
+            r.netns == record.netns
+                && r.args == record.args
+                && r.envs == record.envs
+                && r.dir == record.dir
         };
         if seen.iter().any(|r| same(&r)) {
             return;
