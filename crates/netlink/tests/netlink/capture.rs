@@ -231,19 +231,3 @@ fn capture_fixtures() {
         }
     });
 }
-
-fn connect_v4(fd: &std::os::fd::OwnedFd, port: u16) {
-    use std::os::fd::AsRawFd;
-    let addr = libc::sockaddr_in {
-        sin_family: libc::AF_INET as libc::sa_family_t,
-        sin_port: port.to_be(),
-        sin_addr: libc::in_addr {
-            s_addr: u32::from_ne_bytes([127, 0, 0, 1]),
-        },
-        sin_zero: [0; 8],
-    };
-    let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
-    // SAFETY: `addr` is a valid sockaddr_in of `len` bytes for the call.
-    let r = unsafe { libc::connect(fd.as_raw_fd(), (&raw const addr).cast(), len) };
-    assert_eq!(r, 0, "connect: {}", std::io::Error::last_os_error());
-}

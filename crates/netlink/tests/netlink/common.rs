@@ -73,9 +73,8 @@ pub fn raw_socket(family: i32, ty: i32, proto: i32) -> std::io::Result<OwnedFd> 
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-/// Binds an AF_INET socket to 127.0.0.1:`port` and listens.
-pub fn bind_listen_v4(fd: &OwnedFd, port: u16) -> std::io::Result<u16> {
-    use std::os::fd::AsRawFd;
+/// 127.0.0.1:`port` as a sockaddr_in, with its length.
+fn loopback_v4(port: u16) -> (libc::sockaddr_in, libc::socklen_t) {
     let addr = libc::sockaddr_in {
         sin_family: libc::AF_INET as libc::sa_family_t,
         sin_port: port.to_be(),
@@ -84,7 +83,25 @@ pub fn bind_listen_v4(fd: &OwnedFd, port: u16) -> std::io::Result<u16> {
         },
         sin_zero: [0; 8],
     };
-    let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    (
+        addr,
+        std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+    )
+}
+
+/// Connects an AF_INET socket to 127.0.0.1:`port`; panics on failure.
+pub fn connect_v4(fd: &OwnedFd, port: u16) {
+    use std::os::fd::AsRawFd;
+    let (addr, len) = loopback_v4(port);
+    // SAFETY: `addr` is a valid sockaddr_in of `len` bytes for the call.
+    let r = unsafe { libc::connect(fd.as_raw_fd(), (&raw const addr).cast(), len) };
+    assert_eq!(r, 0, "connect: {}", std::io::Error::last_os_error());
+}
+
+/// Binds an AF_INET socket to 127.0.0.1:`port` and listens.
+pub fn bind_listen_v4(fd: &OwnedFd, port: u16) -> std::io::Result<u16> {
+    use std::os::fd::AsRawFd;
+    let (addr, len) = loopback_v4(port);
     // SAFETY: `addr` is a valid sockaddr_in of `len` bytes for the call.
     let r = unsafe { libc::bind(fd.as_raw_fd(), (&raw const addr).cast(), len) };
     if r != 0 {
