@@ -65,21 +65,30 @@ fn port_ok(endpoint: &str) -> bool {
 
 /// Whether an owner other than this process is a child another test of
 /// this binary forked (it holds every fd of this process until it execs):
-/// sockq showed it under this process's own name, and it is this process's
-/// child, or already gone (then it cannot be checked further; a wrong pid
-/// would not carry this test binary's name).
-fn forked_by(name: &str, pid: u32, me: u32, my_name: &str) -> bool {
-    if name != my_name {
-        return false;
-    }
+/// a live child of this process, or, once gone (it cannot be checked
+/// further), one that sockq showed under a name this process's threads
+/// carry. A child is named after the thread that forked it: the main
+/// thread's name, or libtest's `module::test` thread names (15 bytes).
+fn forked_by(name: &str, pid: u32, me: u32) -> bool {
     let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
-        return true;
+        return name.contains("::") || thread_names().iter().any(|t| t == name);
     };
     status
         .lines()
         .find_map(|l| l.strip_prefix("PPid:"))
         .and_then(|v| v.trim().parse::<u32>().ok())
         == Some(me)
+}
+
+/// The names of this process's threads now.
+fn thread_names() -> Vec<String> {
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|e| std::fs::read_to_string(e.path().join("comm")).ok())
+        .map(|c| c.trim_end().to_owned())
+        .collect()
 }
 
 /// The socket inode behind `/proc/PID/fd/FD`, if it is a socket now.
@@ -96,9 +105,6 @@ fn dumps_with_owners_stay_correct_under_churn() {
     }
     let ns = Netns::new();
     let me = std::process::id();
-    let my_name = std::fs::read_to_string("/proc/self/comm")
-        .map(|c| c.trim_end().to_owned())
-        .unwrap_or_default();
     // Stable listeners, and the churn's listener, inside the namespace.
     let (stable, churn_listener) = ns.enter(|| {
         let any = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
@@ -200,7 +206,7 @@ fn dumps_with_owners_stay_correct_under_churn() {
                     // every fd until they exec: those are true owners too.
                     let others_ok = named
                         .iter()
-                        .all(|(n, p, _)| *p == me || forked_by(n, *p, me, &my_name));
+                        .all(|(n, p, _)| *p == me || forked_by(n, *p, me));
                     if !claimed.contains(&(me, fd)) || !others_ok {
                         failures.push(format!(
                             "run {runs}: stable socket ino {ino} (fd {fd}) shown with owners {claimed:?}: {line}"
@@ -211,7 +217,7 @@ fn dumps_with_owners_stay_correct_under_churn() {
                     // Only this test process holds sockets in the namespace
                     // (and, for a moment, children it forks before they exec).
                     if pid != me {
-                        if forked_by(&name, pid, me, &my_name) {
+                        if forked_by(&name, pid, me) {
                             forked += 1;
                         } else {
                             failures.push(format!("run {runs}: foreign owner pid {pid}: {line}"));

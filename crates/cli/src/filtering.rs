@@ -6,16 +6,41 @@ use crate::error::CliError;
 use crate::services::{self, Proto, Services};
 use sockq_filter::{Env, Filter};
 use sockq_model::{Family, FamilySet, Owner, Socket, TableSet};
+use std::cell::RefCell;
+use std::collections::BTreeSet;
 use std::io::Read;
 use std::net::{IpAddr, ToSocketAddrs};
 
 /// The host lookups the filter language needs.
 struct HostEnv<'a> {
     cfg: &'a Config,
-    /// With `--all-netns`: interface names this namespace lacks are noted
-    /// here and match no socket (index u32::MAX), instead of failing the
-    /// whole run; `None` makes them an error, as in ss.
-    missing: Option<&'a std::cell::RefCell<Vec<String>>>,
+    /// With `--all-netns`: an interface name this namespace lacks matches
+    /// no socket here (index [`NO_INTERFACE`]) instead of failing the run.
+    lenient: bool,
+    /// Interface names looked up (numbers aside), and those not found.
+    asked: RefCell<BTreeSet<String>>,
+    missing: RefCell<BTreeSet<String>>,
+    /// Host names and their addresses: recorded by the host's compile and,
+    /// when `replay`, answered from here, so that a namespace's compile
+    /// asks DNS nothing (its resolver may be unreachable from there).
+    hosts: RefCell<Vec<HostLookup>>,
+    replay: bool,
+}
+
+/// One resolved host name: (name, family asked for, addresses).
+type HostLookup = (String, Option<Family>, Vec<IpAddr>);
+
+impl<'a> HostEnv<'a> {
+    fn new(cfg: &'a Config, lenient: bool, hosts: Option<Vec<HostLookup>>) -> HostEnv<'a> {
+        HostEnv {
+            cfg,
+            lenient,
+            asked: RefCell::default(),
+            missing: RefCell::default(),
+            replay: hosts.is_some(),
+            hosts: RefCell::new(hosts.unwrap_or_default()),
+        }
+    }
 }
 
 /// No interface has this index: a `dev` test for a name the namespace
@@ -42,28 +67,34 @@ impl Env for HostEnv<'_> {
     }
 
     fn resolve_host(&self, name: &str, family: Option<Family>) -> Vec<IpAddr> {
-        let mut v: Vec<IpAddr> = (name, 0u16)
-            .to_socket_addrs()
-            .map(|it| it.map(|sa| sa.ip()).collect())
-            .unwrap_or_default();
-        v.retain(|a| match family {
-            Some(Family::Inet) => a.is_ipv4(),
-            Some(Family::Inet6) => a.is_ipv6(),
-            _ => true,
-        });
-        v.dedup();
+        if self.replay
+            && let Some((_, _, v)) = self
+                .hosts
+                .borrow()
+                .iter()
+                .find(|(n, f, _)| n == name && *f == family)
+        {
+            return v.clone();
+        }
+        let v = lookup_host(name, family);
+        self.hosts
+            .borrow_mut()
+            .push((name.to_owned(), family, v.clone()));
         v
     }
 
     fn interface_index(&self, name: &str) -> Option<u32> {
         let found = sockq_netlink::interface_index(name);
-        match (found, self.missing) {
-            (None, Some(m)) if name.parse::<u32>().is_err() => {
-                m.borrow_mut().push(name.to_owned());
-                Some(NO_INTERFACE)
-            }
-            (found, _) => found,
+        // A number is an index, not a name (the compiler falls back to it).
+        if sockq_filter::number(name).is_some() {
+            return found;
         }
+        self.asked.borrow_mut().insert(name.to_owned());
+        if found.is_none() && self.lenient {
+            self.missing.borrow_mut().insert(name.to_owned());
+            return Some(NO_INTERFACE);
+        }
+        found
     }
 
     fn cgroup_id(&self, path: &str) -> Option<u64> {
@@ -97,9 +128,18 @@ pub struct FilterSet {
     filter: Option<Filter>,
     bytecode: Option<Vec<u8>>,
     no_bytecode: bool,
-    /// The source and parsed expression when it names interfaces (`dev`),
-    /// kept to compile it again inside each namespace of `--all-netns`.
-    per_netns: Option<(String, sockq_filter::Expr)>,
+    /// With `--all-netns`, when the expression names interfaces: what it
+    /// takes to compile it again inside each namespace.
+    per_netns: Option<PerNetns>,
+}
+
+/// The expression and the host's lookups, for [`FilterSet::for_this_netns`].
+struct PerNetns {
+    src: String,
+    expr: sockq_filter::Expr,
+    hosts: Vec<HostLookup>,
+    /// The interface names it tests.
+    names: BTreeSet<String>,
 }
 
 /// Reads `-F FILE` (or `-` for stdin): its words continue the expression.
@@ -152,26 +192,38 @@ pub fn build(cfg: &Config) -> Result<FilterSet, CliError> {
             &e.to_string(),
         ))
     })?;
-    // With --all-netns each namespace compiles `dev` names itself
+    // With --all-netns each namespace compiles interface names itself
     // (FilterSet::for_this_netns); here they need not exist.
-    let missing = std::cell::RefCell::new(Vec::new());
-    compiled(cfg, src, expr, true, cfg.all_netns.then_some(&missing))
+    let env = HostEnv::new(cfg, cfg.all_netns, None);
+    let (filter, bytecode) = compiled(cfg, &src, &expr, &env, true)?;
+    let names = env.asked.take();
+    let per_netns = (cfg.all_netns && !names.is_empty()).then(|| PerNetns {
+        src,
+        expr,
+        hosts: env.hosts.take(),
+        names,
+    });
+    Ok(FilterSet {
+        filter: Some(filter),
+        bytecode,
+        no_bytecode: cfg.no_bytecode,
+        per_netns,
+    })
 }
 
-/// Compiles a parsed expression against this thread's view of the host
-/// (its network namespace for interface names); `note`: print the grouping
-/// note (once per run).
+/// Compiles a parsed expression against `env` (this thread's view of the
+/// host: its network namespace for interface names); `note`: print the
+/// grouping note (once per run).
 fn compiled(
     cfg: &Config,
-    src: String,
-    expr: sockq_filter::Expr,
+    src: &str,
+    expr: &sockq_filter::Expr,
+    env: &HostEnv<'_>,
     note: bool,
-    missing: Option<&std::cell::RefCell<Vec<String>>>,
-) -> Result<FilterSet, CliError> {
-    let env = HostEnv { cfg, missing };
-    let filter = sockq_filter::compile(&expr, &env).map_err(|e| {
+) -> Result<(Filter, Option<Vec<u8>>), CliError> {
+    let filter = sockq_filter::compile(expr, env).map_err(|e| {
         CliError::Filter(sockq_filter::render_error(
-            &src,
+            src,
             e.span.clone(),
             &e.to_string(),
         ))
@@ -184,13 +236,21 @@ fn compiled(
     } else {
         filter.bytecode()
     };
-    let per_netns = expr.uses(sockq_filter::Field::Dev).then_some((src, expr));
-    Ok(FilterSet {
-        filter: Some(filter),
-        bytecode,
-        no_bytecode: cfg.no_bytecode,
-        per_netns,
-    })
+    Ok((filter, bytecode))
+}
+
+fn lookup_host(name: &str, family: Option<Family>) -> Vec<IpAddr> {
+    let mut v: Vec<IpAddr> = (name, 0u16)
+        .to_socket_addrs()
+        .map(|it| it.map(|sa| sa.ip()).collect())
+        .unwrap_or_default();
+    v.retain(|a| match family {
+        Some(Family::Inet) => a.is_ipv4(),
+        Some(Family::Inet6) => a.is_ipv6(),
+        _ => true,
+    });
+    v.dedup();
+    v
 }
 
 impl FilterSet {
@@ -205,22 +265,27 @@ impl FilterSet {
         &self,
         cfg: &Config,
     ) -> Result<Option<(FilterSet, Vec<String>)>, CliError> {
-        let Some((src, expr)) = &self.per_netns else {
+        let Some(p) = &self.per_netns else {
             return Ok(None);
         };
-        let missing = std::cell::RefCell::new(Vec::new());
-        let f = compiled(cfg, src.clone(), expr.clone(), false, Some(&missing))?;
-        Ok(Some((f, missing.into_inner())))
+        let env = HostEnv::new(cfg, true, Some(p.hosts.clone()));
+        let (filter, bytecode) = compiled(cfg, &p.src, &p.expr, &env, false)?;
+        let set = FilterSet {
+            filter: Some(filter),
+            bytecode,
+            no_bytecode: self.no_bytecode,
+            per_netns: None,
+        };
+        Ok(Some((set, env.missing.take().into_iter().collect())))
     }
 
-    /// The interface names the expression tests with `dev` (for the
-    /// `--all-netns` note about names no namespace has).
-    pub fn dev_names(&self) -> Vec<String> {
-        let mut names = Vec::new();
-        if let Some((_, expr)) = &self.per_netns {
-            collect_dev(&expr.term, &mut names);
-        }
-        names
+    /// The interface names the expression tests (for the `--all-netns` note
+    /// about names no namespace has).
+    pub fn interface_names(&self) -> Vec<String> {
+        self.per_netns
+            .as_ref()
+            .map(|p| p.names.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// Whether the socket passes (always true without a filter).
@@ -259,22 +324,6 @@ impl FilterSet {
         match &self.filter {
             Some(f) => f.explain(),
             None => "no filter: every socket of the selected tables and states".into(),
-        }
-    }
-}
-
-fn collect_dev(t: &sockq_filter::Term, out: &mut Vec<String>) {
-    use sockq_filter::Term;
-    match t {
-        Term::And(v) | Term::Or(v) => v.iter().for_each(|t| collect_dev(t, out)),
-        Term::Not(t) => collect_dev(t, out),
-        Term::Pred(p) => {
-            if p.field == sockq_filter::Field::Dev
-                && p.value.parse::<u32>().is_err()
-                && !out.contains(&p.value)
-            {
-                out.push(p.value.clone());
-            }
         }
     }
 }

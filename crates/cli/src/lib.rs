@@ -53,6 +53,7 @@ pub fn parse_args(argv: Vec<OsString>) -> Result<config::Config, CliError> {
 /// `--generate`: completions and the man page, from the clap definitions.
 fn generate(what: &str) -> Result<(), CliError> {
     use clap_complete::Shell;
+    use std::io::Write as _;
     let mut cmd = args::Args::command();
     let mut out = std::io::stdout().lock();
     let shell = match what {
@@ -66,7 +67,12 @@ fn generate(what: &str) -> Result<(), CliError> {
                 .map_err(CliError::from);
         }
     };
-    clap_complete::generate(shell, &mut cmd, "sockq", &mut out);
+    // Into memory first: clap_complete panics when its writer fails (a
+    // closed pipe), while a failed write here is an ordinary error.
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "sockq", &mut script);
+    out.write_all(&script)?;
+    out.flush()?;
     Ok(())
 }
 

@@ -264,7 +264,7 @@ pub fn run_all(cfg: &Config) -> Result<Outcome, CliError> {
                         Some(n) => run_dir.join(n),
                         None => ns.path(proc_root),
                     };
-                    let r = dump_one(cfg, &path, ns, plan, filters, owners.as_ref(), bytecode);
+                    let r = dump_one(cfg, &path, plan, filters, owners.as_ref(), bytecode);
                     if tx.send((i, r)).is_err() {
                         break;
                     }
@@ -306,7 +306,7 @@ pub fn run_all(cfg: &Config) -> Result<Outcome, CliError> {
         Ok(())
     })?;
     out.finish()?;
-    for name in filters.dev_names() {
+    for name in filters.interface_names() {
         if dumped > 0 && lacking.get(&name) == Some(&dumped) {
             eprintln_quiet!("sockq: no network namespace has an interface named \"{name}\"");
         }
@@ -325,18 +325,18 @@ pub fn run_all(cfg: &Config) -> Result<Outcome, CliError> {
 }
 
 /// Enters `path` on the calling (worker) thread and dumps it. A namespace
-/// that vanished meanwhile gives `CliError::Done` (skipped silently).
+/// that vanished meanwhile (its last process exited, or its name was
+/// deleted) gives `CliError::Done` (skipped silently).
 fn dump_one(
     cfg: &Config,
     path: &Path,
-    ns: &Namespace,
     plan: &crate::run::Plan,
     filters: &crate::filtering::FilterSet,
     owners: Option<&sockq_proc::OwnerMap>,
     bytecode: &Option<Vec<u8>>,
 ) -> Result<NsDump, CliError> {
     if let Err(e) = enter_netns(path) {
-        if vanished(&e) && ns.name.is_none() {
+        if vanished(&e) {
             return Err(CliError::Done);
         }
         return Err(CliError::Runtime(format!(

@@ -47,6 +47,7 @@ pub use ast::{Cmp, Expr, Field, Pred, Term, escape_value};
 pub use compile::{CompileError, CompileErrorKind, Filter, HostCond, Node, Side, compile};
 pub use glob::Glob;
 pub use parse::{MAX_DEPTH, ParseError, ParseErrorKind, parse};
+pub use value::number;
 pub use words::{StateWordError, peel_state_words};
 
 use sockq_model::{Family, TableSet};
