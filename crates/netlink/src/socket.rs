@@ -357,8 +357,13 @@ fn read_ahead(
     tx: &mpsc::SyncSender<Chunk>,
     back: &mpsc::Receiver<Vec<u8>>,
 ) -> i32 {
+    // A buffer a failed receive did not hand over, reused next.
+    let mut spare: Option<Vec<u8>> = None;
     loop {
-        let mut buf = back.try_recv().unwrap_or_else(|_| vec![0; READER_BUF]);
+        let mut buf = spare
+            .take()
+            .or_else(|| back.try_recv().ok())
+            .unwrap_or_else(|| vec![0; READER_BUF]);
         let chunk = match recv_datagram(sock, &mut buf) {
             Ok(n) => {
                 let last = ends_dump(buf.get(..n).unwrap_or_default(), expect);
@@ -372,6 +377,7 @@ fn read_ahead(
                 rcvbuf = rcvbuf.saturating_mul(2);
                 sockopt::set_rcvbuf(sock.as_raw_fd(), rcvbuf as usize);
                 after_enobufs(sock);
+                spare = Some(buf);
                 Chunk::Dropped
             }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
