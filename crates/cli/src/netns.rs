@@ -212,7 +212,7 @@ pub fn discover(proc_root: &Path, run_dir: &Path) -> Vec<Namespace> {
 struct NsDump {
     sockets: Vec<Socket>,
     names: Names,
-    /// `dev` names of the filter this namespace has no interface for.
+    /// Interface names of the filter this namespace has no interface for.
     missing: Vec<String>,
 }
 
@@ -244,7 +244,8 @@ pub fn run_all(cfg: &Config) -> Result<Outcome, CliError> {
     let next = AtomicUsize::new(0);
     let mut out = Output::with_lead(cfg, &proc_root, Lead::Netns)?;
     let mut failures: Vec<String> = Vec::new();
-    // Per `dev` name: in how many dumped namespaces it named no interface.
+    // Per interface name of the filter: in how many dumped namespaces it
+    // named no interface.
     let mut lacking: BTreeMap<String, usize> = BTreeMap::new();
     let mut dumped = 0usize;
 
