@@ -25,6 +25,26 @@ fn inode_of(fd: i32) -> u32 {
     u32::try_from(md.ino()).unwrap()
 }
 
+/// Starts `python3 -c script` with piped stdin (closing it ends the child)
+/// and returns it with the numbers it prints on its first line.
+fn python_numbers(script: &str) -> (Child, Vec<u32>) {
+    let mut child = Command::new("python3")
+        .args(["-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 is needed for this test");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let v = line
+        .split_whitespace()
+        .map(|w| w.parse().unwrap())
+        .collect();
+    (child, v)
+}
+
 #[test]
 fn finds_own_sockets_with_every_fd() {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -92,21 +112,8 @@ sys.stdin.read()
 
 impl Holder {
     fn start() -> Holder {
-        let mut child = Command::new("python3")
-            .args(["-c", HOLDER])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("python3 is needed for this test");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let v: Vec<u32> = line
-            .split_whitespace()
-            .map(|w| w.parse().unwrap())
-            .collect();
-        assert_eq!(v.len(), 7, "{line:?}");
+        let (child, v) = python_numbers(HOLDER);
+        assert_eq!(v.len(), 7, "{v:?}");
         Holder {
             child,
             inode: v[0],
@@ -210,27 +217,11 @@ fn forked_children_and_threads_hold_the_socket() {
 #[test]
 fn comm_with_parens_and_quotes_is_kept_whole() {
     let name = "a) b\"c\\d";
-    let mut child = Command::new("python3")
-        .args([
-            "-c",
-            &format!(
-                "import socket,sys\nopen('/proc/self/comm','w').write({name:?})\n\
-                 s=socket.socket();s.bind(('127.0.0.1',0));s.listen()\n\
-                 import os\nprint(os.fstat(s.fileno()).st_ino,s.fileno(),flush=True)\nsys.stdin.read()"
-            ),
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let v: Vec<u32> = line
-        .split_whitespace()
-        .map(|w| w.parse().unwrap())
-        .collect();
+    let (mut child, v) = python_numbers(&format!(
+        "import socket,sys\nopen('/proc/self/comm','w').write({name:?})\n\
+         s=socket.socket();s.bind(('127.0.0.1',0));s.listen()\n\
+         import os\nprint(os.fstat(s.fileno()).st_ino,s.fileno(),flush=True)\nsys.stdin.read()"
+    ));
     let map = scan(&opts(false)).unwrap();
     let owners = map.owners(v[0]);
     drop(child.stdin.take());
@@ -344,24 +335,14 @@ fn reference_fds(pid: u32) -> Vec<(u32, u32)> {
 #[test]
 fn a_process_with_thousands_of_fds_is_split_and_fully_found() {
     // More fds than one work chunk, so both workers share this process.
-    let mut child = Command::new("python3")
-        .args([
-            "-c",
-            "import socket,sys,resource,os\n\
-             h=resource.getrlimit(resource.RLIMIT_NOFILE)[1]\n\
-             resource.setrlimit(resource.RLIMIT_NOFILE,(min(h,20000),min(h,20000)))\n\
-             k=[socket.socketpair() for i in range(3000)]\n\
-             print(os.getpid(),flush=True)\nsys.stdin.read()",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let pid: u32 = line.trim().parse().unwrap();
+    let (mut child, v) = python_numbers(
+        "import socket,sys,resource,os\n\
+         h=resource.getrlimit(resource.RLIMIT_NOFILE)[1]\n\
+         resource.setrlimit(resource.RLIMIT_NOFILE,(min(h,20000),min(h,20000)))\n\
+         k=[socket.socketpair() for i in range(3000)]\n\
+         print(os.getpid(),flush=True)\nsys.stdin.read()",
+    );
+    let pid = v[0];
     let map = scan(&opts(false)).unwrap();
     let want = reference_fds(pid);
     drop(child.stdin.take());
