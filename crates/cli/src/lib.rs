@@ -21,6 +21,7 @@ pub mod events;
 pub mod families;
 pub mod filtering;
 pub mod kill;
+pub mod metrics;
 pub mod names;
 pub mod netns;
 pub mod output;
