@@ -73,14 +73,19 @@ impl Collector for Exposition {
         let s = &self.0;
         let port_text = |p: Option<u16>| p.map_or_else(String::new, |p| p.to_string());
         let listen_labels = |k: &super::ListenKey| {
-            [
+            let mut l = vec![
                 ("netns", s.ns(k.ns).to_string()),
                 ("proto", k.proto.to_string()),
                 ("address", k.address.clone()),
                 ("port", port_text(k.port)),
                 ("comm", s.comm(k.comm).to_string()),
                 ("user", k.user.clone()),
-            ]
+            ];
+            if s.with_identity {
+                l.push(("unit", k.unit.clone()));
+                l.push(("container", k.container.clone()));
+            }
+            l
         };
         family(
             &mut enc,

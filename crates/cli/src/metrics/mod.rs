@@ -96,6 +96,8 @@ struct ListenRec {
     port: Option<u16>,
     uid: Option<u32>,
     comm: CommRef,
+    /// The lowest pid holding it, when the owners came with the socket.
+    pid: Option<u32>,
     /// LISTEN state: queue length and limit are meaningful.
     listen: bool,
     recv_q: u32,
@@ -114,6 +116,15 @@ struct ConnRec {
     send_q: u32,
     /// tcpi_total_retrans, with `-i`.
     retrans: Option<u32>,
+}
+
+/// Who a process is, for the `unit` and `container` labels.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Who {
+    /// Its systemd unit (`nginx.service`).
+    pub unit: Option<String>,
+    /// Its container (`podman:web`).
+    pub container: Option<String>,
 }
 
 /// What the run adds to the self-metrics.
@@ -218,6 +229,7 @@ impl Collector {
                         port: Some(*port),
                         uid: s.uid,
                         comm,
+                        pid: owners.and_then(|o| o.iter().map(|o| o.pid).min()),
                         listen: s.state == State::Listen,
                         recv_q: s.recv_q,
                         send_q: s.send_q,
@@ -251,6 +263,7 @@ impl Collector {
                     port: None,
                     uid: s.uid,
                     comm,
+                    pid: owners.and_then(|o| o.iter().map(|o| o.pid).min()),
                     listen: true,
                     recv_q: s.recv_q,
                     send_q: s.send_q,
@@ -273,7 +286,15 @@ impl Collector {
 
     /// Classifies the connections and sums everything into series.
     /// `owners`: the process map for sockets added without owners.
-    pub fn finish(mut self, owners: Option<&OwnerMap>, run: &RunInfo) -> Snapshot {
+    /// `identity`: the unit and container of a pid; with it, listeners get
+    /// `unit` and `container` labels (of their lowest-pid holder).
+    pub fn finish(
+        mut self,
+        owners: Option<&OwnerMap>,
+        run: &RunInfo,
+        mut identity: Option<&mut dyn FnMut(u32) -> Who>,
+    ) -> Snapshot {
+        let with_identity = identity.is_some();
         let users = sockq_proc::UserNames::load();
         let resolve = |c: CommRef, comms: &mut Comms| match c {
             CommRef::Id(id) => id,
@@ -282,6 +303,16 @@ impl Collector {
         let mut listening: BTreeMap<ListenKey, ListenVal> = BTreeMap::new();
         for l in std::mem::take(&mut self.listeners) {
             let comm = resolve(l.comm, &mut self.comms);
+            let pid = match l.comm {
+                CommRef::Id(_) => l.pid,
+                CommRef::Inode(inode) => {
+                    owners.and_then(|m| m.owners(inode).iter().map(|o| o.pid).min())
+                }
+            };
+            let who = match (&mut identity, pid) {
+                (Some(f), Some(pid)) => f(pid),
+                _ => Who::default(),
+            };
             let user = match l.uid {
                 Some(u) => users.name(u).map_or_else(|| u.to_string(), label_text_str),
                 None => String::new(),
@@ -294,6 +325,11 @@ impl Collector {
                     address: l.address,
                     comm,
                     user,
+                    unit: who.unit.as_deref().map_or_else(String::new, label_text_str),
+                    container: who
+                        .container
+                        .as_deref()
+                        .map_or_else(String::new, label_text_str),
                 })
                 .or_default();
             v.sockets += 1;
@@ -337,6 +373,7 @@ impl Collector {
             queues,
             seen: self.seen,
             have_info: self.have_info,
+            with_identity,
             run: run.clone(),
         }
     }
@@ -355,6 +392,8 @@ struct ListenKey {
     address: String,
     comm: u32,
     user: String,
+    unit: String,
+    container: String,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -399,6 +438,8 @@ pub struct Snapshot {
     queues: BTreeMap<PortKey, QueueVal>,
     seen: BTreeMap<(u32, Table), u64>,
     have_info: bool,
+    /// Whether listeners carry `unit` and `container` labels.
+    with_identity: bool,
     run: RunInfo,
 }
 

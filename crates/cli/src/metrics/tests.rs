@@ -30,7 +30,7 @@ fn owner(comm: &[u8], pid: u32) -> Owner {
 }
 
 fn text(c: Collector, run: &RunInfo) -> String {
-    encode(c.finish(None, run)).unwrap()
+    encode(c.finish(None, run, None)).unwrap()
 }
 
 fn samples<'a>(t: &'a str, name: &str) -> Vec<&'a str> {
@@ -254,7 +254,7 @@ fn owners_are_looked_up_at_the_end_and_retransmits_summed_with_info() {
     info.total_retrans = 5;
     s.tcp_info = Some(Box::new(info));
     c.socket(&s, None);
-    let t = encode(c.finish(None, &RunInfo::default())).unwrap();
+    let t = encode(c.finish(None, &RunInfo::default(), None)).unwrap();
     assert!(
         t.contains("sockq_connection_retransmitted_segments{netns=\"\",proto=\"tcp\",direction=\"out\",port=\"443\",comm=\"\"} 9"),
         "{t}"
@@ -320,5 +320,34 @@ fn sample_for_promtool() {
     );
     s.tcp_info = Some(Box::default());
     c.socket(&s, Some(&[owner(b"nginx", 1)]));
-    std::fs::write(path, encode(c.finish(None, &RunInfo::default())).unwrap()).unwrap();
+    std::fs::write(
+        path,
+        encode(c.finish(None, &RunInfo::default(), None)).unwrap(),
+    )
+    .unwrap();
+}
+
+#[test]
+fn listeners_get_unit_and_container_when_identity_is_known() {
+    let mut c = Collector::new();
+    c.socket(
+        &tcp(State::Listen, v4([0, 0, 0, 0], 80), Endpoint::None, 1),
+        Some(&[owner(b"nginx", 42), owner(b"nginx", 7)]),
+    );
+    let mut asked = Vec::new();
+    let mut who = |pid: u32| {
+        asked.push(pid);
+        Who {
+            unit: Some("nginx.service".into()),
+            container: Some("podman:web".into()),
+        }
+    };
+    let t = encode(c.finish(None, &RunInfo::default(), Some(&mut who))).unwrap();
+    assert_eq!(asked, [7], "the lowest pid");
+    assert!(
+        t.contains(
+            "comm=\"nginx\",user=\"root\",unit=\"nginx.service\",container=\"podman:web\"} 1"
+        ),
+        "{t}"
+    );
 }
