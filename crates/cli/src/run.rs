@@ -92,12 +92,7 @@ fn run_here(cfg: &Config, in_netns: bool) -> Result<Outcome, CliError> {
         None
     };
     let mut sink = Sink::new(out, killer);
-    let select = Select {
-        states: cfg.states,
-        families: plan.families,
-        filters: &plan.filters,
-        owners: owners.as_ref(),
-    };
+    let select = Select::new(cfg, &plan, owners.as_ref());
     let bytecode = plan.filters.bytecode();
     let dump = Dump {
         cfg,
@@ -137,15 +132,13 @@ fn summary(cfg: &Config, net_proc: &Path) -> Result<(), CliError> {
 fn run_events(cfg: &Config, plan: &Plan) -> Result<Outcome, CliError> {
     let out = Output::with_lead(cfg, &plan.proc_root, Lead::Time)?;
     let mut sink = Sink::new(out, None);
-    let families = plan.families;
-    let ended = events::follow(cfg, families, &mut |s| {
-        if !families.contains(s.family)
-            || !cfg.tables.contains(s.table)
-            || !plan.filters.matches(s, &[])
-        {
-            return std::ops::ControlFlow::Continue(());
+    let select = Select::new(cfg, plan, None);
+    let ended = events::follow(cfg, plan.families, &mut |s| {
+        if select.pick_event(s) {
+            sink.event(s)
+        } else {
+            std::ops::ControlFlow::Continue(())
         }
-        sink.event(s)
     })?;
     if let Ended::OutputClosed = ended {
         // Nobody reads any more: nothing left to flush to, nothing to say.
@@ -183,12 +176,7 @@ fn run_all(cfg: &Config) -> Result<Outcome, CliError> {
     // named no interface.
     let mut lacking: BTreeMap<String, usize> = BTreeMap::new();
     let mut dumped = 0usize;
-    let select = Select {
-        states: cfg.states,
-        families: plan.families,
-        filters: &plan.filters,
-        owners: owners.as_ref(),
-    };
+    let select = Select::new(cfg, &plan, owners.as_ref());
     all.each(
         || dump_this_netns(cfg, &plan, &select, bytecode.as_deref()),
         |ns, r| {

@@ -6,7 +6,8 @@
 use crate::config::Config;
 use crate::error::CliError;
 use crate::filtering::FilterSet;
-use sockq_model::{FamilySet, Owner, Socket, StateSet};
+use crate::plan::Plan;
+use sockq_model::{FamilySet, Owner, Socket, StateSet, TableSet};
 use sockq_proc::OwnerMap;
 use std::path::Path;
 
@@ -17,6 +18,8 @@ pub struct Select<'a> {
     pub states: StateSet,
     /// Families shown.
     pub families: FamilySet,
+    /// Tables shown (dumps ask only for these; events come for any).
+    pub tables: TableSet,
     /// The filter.
     pub filters: &'a FilterSet,
     /// The process map, when built.
@@ -24,6 +27,26 @@ pub struct Select<'a> {
 }
 
 impl<'a> Select<'a> {
+    /// The selection the plan asks for.
+    pub fn new(cfg: &Config, plan: &'a Plan, owners: Option<&'a OwnerMap>) -> Select<'a> {
+        Select {
+            states: cfg.states,
+            families: plan.families,
+            tables: cfg.tables,
+            filters: &plan.filters,
+            owners,
+        }
+    }
+
+    /// Whether an event (`-E`) is shown: the families, tables and filter,
+    /// not the states (a destroyed socket is CLOSE) nor owners (it has none).
+    #[inline]
+    pub fn pick_event(&self, s: &Socket) -> bool {
+        self.families.contains(s.family)
+            && self.tables.contains(s.table)
+            && self.filters.matches(s, &[])
+    }
+
     /// The socket's owners when it passes the state mask, the families and
     /// the filter; `None` when it is not shown.
     #[inline]
