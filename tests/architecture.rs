@@ -403,10 +403,14 @@ fn no_crate_has_an_import_cycle() {
     let mut cycles = Vec::new();
     for dir in crate_dirs() {
         let src = dir.join("src");
-        let (graph, files) = crate_graph(&src);
+        let (mut graph, files) = crate_graph(&src);
         checked += graph.len();
         edges += graph.values().map(BTreeSet::len).sum::<usize>();
-        if let Some(cycle) = find_cycle(&graph) {
+        // Every cycle, not only the first: drop an edge of each one found.
+        for _ in 0..20 {
+            let Some(cycle) = find_cycle(&graph) else {
+                break;
+            };
             let names: Vec<String> = cycle
                 .iter()
                 .map(|m| {
@@ -417,6 +421,11 @@ fn no_crate_has_an_import_cycle() {
                 })
                 .collect();
             cycles.push(names.join(" -> "));
+            if let (Some(a), Some(b)) = (cycle.first(), cycle.get(1))
+                && let Some(e) = graph.get_mut(a)
+            {
+                e.remove(b);
+            }
         }
     }
     // The walk saw the crates' modules and their imports (not an empty tree).
