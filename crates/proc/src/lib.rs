@@ -60,6 +60,10 @@
 //! holders of other sockets (less memory and a smaller sort), never to stop.
 #![forbid(unsafe_code)]
 
+mod cgroup;
+mod containers;
+mod detail;
+mod files;
 mod info;
 mod passwd;
 mod read;
@@ -67,9 +71,11 @@ mod scan;
 
 use std::path::PathBuf;
 
+pub use containers::{Containers, StateDirs};
+pub use detail::{DEV_LOG, Detailer, JOURNAL_STDOUT, PeerLookup, UnixPeer};
 pub use info::{process_info, process_info_with};
 pub use passwd::UserNames;
-pub use scan::{OwnerMap, scan, scan_filtered};
+pub use scan::{End, EndKind, OwnerMap, scan, scan_filtered, scan_with_ends};
 
 /// What went wrong reading `/proc`. Vanishing processes and fds are not
 /// errors; only failures that make the whole answer impossible are.
