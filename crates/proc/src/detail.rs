@@ -408,9 +408,10 @@ impl<'a> Detailer<'a> {
             }
         }
         let mut next = None;
+        // A fresh listing: `written_files` consumed `fd_dir`'s directory offset.
         if kind == ReaderKind::Logger
             && hop < MAX_HOPS
-            && let Some(d) = &fd_dir
+            && let Ok(d) = open_dir(&anchor, c"fd")
         {
             next = self.logger_next(pid, d.as_fd(), seen, hop + 1);
         }

@@ -334,6 +334,67 @@ fn stdout_to_the_journal_socket_is_the_journal_with_its_command() {
     drop(kids);
 }
 
+const SYSLOG_SCENE: &str = r#"
+import socket, subprocess, sys, os
+d = sys.argv[1]
+srv = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+srv.bind(d + "/log.sock")
+out = open(d + "/messages.log", "a")
+lg = subprocess.Popen(["logger", "-u", d + "/log.sock", "-t", "app"], stdin=subprocess.PIPE)
+app = subprocess.Popen(["sleep", "600"], stdout=subprocess.DEVNULL, stderr=lg.stdin, stdin=subprocess.DEVNULL)
+lg.stdin.close()
+lg.stdin = None
+# logger connects when it starts; wait for its first message.
+subprocess.run(["logger", "-u", d + "/log.sock", "ready"])
+out.write(srv.recv(4096).decode(errors="replace") + "\n"); out.flush()
+print(os.getpid(), lg.pid, app.pid, flush=True)
+sys.stdin.read()
+app.kill(); lg.kill()
+"#;
+
+#[test]
+fn stderr_into_logger_follows_two_hops_to_the_syslog_daemon() {
+    let t = "stderr_into_logger_follows_two_hops_to_the_syslog_daemon";
+    if !have_or_skip(t, "logger") || !have_or_skip(t, "ss") || !have_or_skip(t, "python3") {
+        return;
+    }
+    let dir = TempDir::new("syslog");
+    let mut scene = Command::new("python3")
+        .arg("-c")
+        .arg(SYSLOG_SCENE)
+        .arg(&dir.0)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    let _ = BufReader::new(scene.stdout.take().unwrap()).read_line(&mut line);
+    let _kids = Kids(vec![scene]);
+    let nums: Vec<u32> = line
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    assert_eq!(nums.len(), 3, "scene did not start: {line:?}");
+    let (daemon, logger, app) = (nums[0], nums[1], nums[2]);
+
+    let peers = unix_peers();
+    let owners = scan_with_ends(&opts(), None).unwrap();
+    let lookup = |ino: u32| peers.get(&ino).cloned();
+    let mut d = Detailer::new(Path::new("/proc"), Some(&owners))
+        .unwrap()
+        .with_peers(&lookup);
+    let err = d.detail(app).unwrap().stderr.expect("stderr");
+    let r = err.reader.expect("logger found through the pipe");
+    assert_eq!((r.kind, r.pid), (ReaderKind::Logger, Some(logger)));
+    let next = r
+        .next
+        .expect("second hop: the daemon behind logger's socket");
+    assert_eq!(next.pid, Some(daemon));
+    let log = dir.0.join("messages.log");
+    assert_eq!(next.logs, vec![log.as_os_str().as_encoded_bytes().to_vec()]);
+    assert!(next.next.is_none(), "at most two hops");
+}
+
 /// A cgroup directory removed on drop (after its processes are gone).
 struct Cgroup(PathBuf);
 
