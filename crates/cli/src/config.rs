@@ -22,6 +22,15 @@ pub enum Format {
     JsonLines,
 }
 
+/// Where `--metrics` output goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MetricsTo {
+    /// `--metrics`: stdout.
+    Stdout,
+    /// `--metrics-file PATH`: the file, replaced atomically.
+    File(PathBuf),
+}
+
 /// Which details to show.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Show {
@@ -106,7 +115,7 @@ pub struct Config {
     /// Whether any table or family option was given.
     pub explicit_tables: bool,
     /// `--metrics` or `--metrics-file`: where the exposition goes.
-    pub metrics: Option<crate::metrics::Destination>,
+    pub metrics: Option<MetricsTo>,
 }
 
 fn last_index(m: &ArgMatches, id: &str) -> Option<usize> {
@@ -125,8 +134,7 @@ fn first_index(m: &ArgMatches, id: &str) -> Option<usize> {
 
 /// `--metrics`/`--metrics-file`, and the options they exclude: they are an
 /// output format of their own, a snapshot written once.
-fn metrics_destination(a: &Args) -> Result<Option<crate::metrics::Destination>, CliError> {
-    use crate::metrics::Destination;
+fn metrics_destination(a: &Args) -> Result<Option<MetricsTo>, CliError> {
     let dest = match (a.metrics, &a.metrics_file) {
         (false, None) => return Ok(None),
         (true, Some(_)) => {
@@ -134,8 +142,8 @@ fn metrics_destination(a: &Args) -> Result<Option<crate::metrics::Destination>, 
                 "--metrics prints and --metrics-file writes a file: use one of them".into(),
             ));
         }
-        (true, None) => Destination::Stdout,
-        (false, Some(p)) => Destination::File(p.clone()),
+        (true, None) => MetricsTo::Stdout,
+        (false, Some(p)) => MetricsTo::File(p.clone()),
     };
     let flag = if a.metrics {
         "--metrics"

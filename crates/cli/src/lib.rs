@@ -19,7 +19,6 @@ pub mod cgroup;
 pub mod config;
 pub mod error;
 pub mod filtering;
-pub mod metrics;
 pub mod names;
 pub mod plan;
 pub mod printer;

@@ -7,7 +7,8 @@
 //! one core, the scan by system calls): the `comm` labels are attached at
 //! the end, by inode.
 
-use super::{Collector, RunInfo};
+use super::{Collector, RunInfo, Who};
+use crate::config::MetricsTo;
 use crate::error::CliError;
 use sockq_model::{Owner, Socket, Table};
 use sockq_proc::OwnerMap;
@@ -18,20 +19,12 @@ use std::time::Instant;
 
 type Scan = JoinHandle<Result<OwnerMap, sockq_proc::Error>>;
 
-/// Where the exposition goes.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Destination {
-    /// `--metrics`: stdout.
-    Stdout,
-    /// `--metrics-file PATH`: replaced atomically.
-    File(PathBuf),
-}
-
 /// Aggregates the selected sockets and writes the exposition.
 pub struct MetricsSink {
     collector: Collector,
     start: Instant,
-    dest: Destination,
+    dest: MetricsTo,
+    proc_root: PathBuf,
     scan: Option<Scan>,
     /// Processes the caller's own scan could not read.
     unreadable: usize,
@@ -45,7 +38,7 @@ impl MetricsSink {
     /// `unreadable` count is given); otherwise the scan starts here, on its
     /// own thread.
     pub fn new(
-        dest: Destination,
+        dest: MetricsTo,
         start: Instant,
         proc_root: &Path,
         scanned: Option<usize>,
@@ -64,6 +57,7 @@ impl MetricsSink {
             collector: Collector::new(),
             start,
             dest,
+            proc_root: proc_root.to_path_buf(),
             scan,
             unreadable: scanned.unwrap_or(0),
             failed_namespaces: 0,
@@ -116,9 +110,21 @@ impl MetricsSink {
                 );
             }
         }
+        // unit and container of the listeners' processes, from their cgroup.
+        let mut detailer = sockq_proc::Detailer::new(&self.proc_root, map.as_ref()).ok();
+        let mut who = |pid: u32| match &mut detailer {
+            Some(d) => {
+                let id = d.identity(pid);
+                Who {
+                    unit: id.unit,
+                    container: id.container.map(|c| c.label()),
+                }
+            }
+            None => Who::default(),
+        };
         let snapshot = self
             .collector
-            .finish(map.as_ref(), &RunInfo::default(), None);
+            .finish(map.as_ref(), &RunInfo::default(), Some(&mut who));
         // The duration covers the scan and the aggregation too.
         let snapshot = snapshot.with_run(RunInfo {
             duration: self.start.elapsed(),
@@ -128,13 +134,13 @@ impl MetricsSink {
         let text = super::encode(snapshot)
             .map_err(|_| CliError::Runtime("encoding the metrics failed".into()))?;
         match &self.dest {
-            Destination::Stdout => {
+            MetricsTo::Stdout => {
                 let mut out = std::io::stdout().lock();
                 out.write_all(text.as_bytes())?;
                 out.flush()?;
                 Ok(())
             }
-            Destination::File(p) => super::write_atomic(p, text.as_bytes()),
+            MetricsTo::File(p) => super::write_atomic(p, text.as_bytes()),
         }
     }
 }

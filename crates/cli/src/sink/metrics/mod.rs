@@ -19,7 +19,7 @@ mod sink;
 
 pub use encode::encode;
 pub use file::write_atomic;
-pub use sink::{Destination, MetricsSink};
+pub use sink::MetricsSink;
 
 use sockq_model::{Endpoint, Owner, Socket, State, Table};
 use sockq_proc::OwnerMap;
