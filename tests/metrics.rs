@@ -459,6 +459,15 @@ fn ten_thousand_connections_make_a_bounded_number_of_series() {
     );
 }
 
+/// Sets the flag when dropped, also while unwinding.
+struct StopOnDrop<'a>(&'a std::sync::atomic::AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 #[test]
 fn a_reader_never_sees_a_partial_file() {
     let t = "a_reader_never_sees_a_partial_file";
@@ -494,9 +503,12 @@ fn a_reader_never_sees_a_partial_file() {
                 if !whole && bad.len() < 3 {
                     bad.push(text.len());
                 }
+                std::thread::sleep(Duration::from_micros(200));
             }
             (reads, bad)
         });
+        // Stops the reader however this loop ends (a failed run panics).
+        let stopper = StopOnDrop(&stop);
         for _ in 0..25 {
             let out = run_plain(&mut ns.sockq([
                 "--metrics-file".as_ref(),
@@ -505,7 +517,7 @@ fn a_reader_never_sees_a_partial_file() {
             ]));
             assert!(out.status.success(), "{}", show_output(&out));
         }
-        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        drop(stopper);
         reader.join().unwrap()
     });
     assert!(reads > 25, "the reader read only {reads} times");

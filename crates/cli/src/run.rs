@@ -100,6 +100,9 @@ fn run_here(cfg: &Config, in_netns: bool) -> Result<Outcome, CliError> {
         m.begin_netns(spec);
     }
     let mut sink = Sink::new(out, killer).with_metrics(metrics);
+    if needs_listener_ports(cfg) {
+        source::listeners::ports(&plan.tables, &mut |t, p| sink.listener_port(t, p))?;
+    }
     let select = Select::new(cfg, &plan, owners.as_ref());
     let bytecode = plan.filters.bytecode();
     let dump = Dump {
@@ -135,6 +138,15 @@ fn metrics_sink(
         &plan.proc_root,
         owners.map(sockq_proc::OwnerMap::denied),
     ))
+}
+
+/// `--metrics` needs the listening ports apart when the selection may
+/// leave listeners out: a state set without LISTEN, or a filter.
+fn needs_listener_ports(cfg: &Config) -> bool {
+    cfg.metrics.is_some()
+        && (!cfg.states.contains(sockq_model::State::Listen)
+            || !cfg.filter_words.is_empty()
+            || cfg.filter_file.is_some())
 }
 
 /// `-s`: counts every TCP, UDP and RAW socket of this namespace, then
@@ -179,6 +191,8 @@ struct NsDump {
     names: Names,
     /// Interface names of the filter this namespace has no interface for.
     missing: Vec<String>,
+    /// `--metrics`: its listening ports, when the selection leaves them out.
+    listen_ports: Vec<(sockq_model::Table, u16)>,
 }
 
 /// `--all-netns`: dumps every namespace and prints the rows with a label.
@@ -215,6 +229,9 @@ fn run_all(cfg: &Config) -> Result<Outcome, CliError> {
                         *lacking.entry(m.clone()).or_insert(0) += 1;
                     }
                     sink.begin_netns(ns.label(), d.names);
+                    for &(t, p) in &d.listen_ports {
+                        sink.listener_port(t, p);
+                    }
                     for s in &d.sockets {
                         sink.netns_socket(s, select.owners_of(s))?;
                     }
@@ -286,9 +303,14 @@ fn dump_this_netns(
         }
         std::ops::ControlFlow::Continue(())
     })?;
+    let mut listen_ports = Vec::new();
+    if needs_listener_ports(cfg) {
+        source::listeners::ports(&plan.tables, &mut |t, p| listen_ports.push((t, p)))?;
+    }
     Ok(NsDump {
         sockets,
         names,
         missing,
+        listen_ports,
     })
 }

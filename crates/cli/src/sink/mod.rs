@@ -105,6 +105,14 @@ impl<'a> Sink<'a> {
         self.out.socket(s, owners)
     }
 
+    /// A port listened on in the current namespace, from a listeners-only
+    /// dump (`--metrics` classifies connections with it).
+    pub fn listener_port(&mut self, table: sockq_model::Table, port: u16) {
+        if let Some(m) = &mut self.metrics {
+            m.note_listener_port(table, port);
+        }
+    }
+
     /// `--all-netns`: namespaces that could not be dumped (a self-metric).
     pub fn failed_namespaces(&mut self, n: usize) {
         if let Some(m) = &mut self.metrics {

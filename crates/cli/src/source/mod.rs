@@ -13,6 +13,7 @@
 pub mod diag_file;
 pub mod events;
 pub mod families;
+pub mod listeners;
 pub mod summary;
 
 use crate::config::Config;
