@@ -301,6 +301,59 @@ impl Drop for Conns {
     }
 }
 
+/// A cgroup named like a systemd unit (`sockq-mPID.slice/sockq-mPID-nginx.service`)
+/// in each hierarchy systemd would use (cgroup2, and v1 `name=systemd`), so
+/// the processes moved into it have that unit. Removed on drop, after its
+/// processes are gone (declare it before them).
+struct UnitCgroup {
+    unit: String,
+    dirs: Vec<PathBuf>,
+}
+
+impl UnitCgroup {
+    fn new() -> UnitCgroup {
+        let tag = format!("sockq-m{}", std::process::id());
+        let unit = format!("{tag}-nginx.service");
+        let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap();
+        let mut dirs = Vec::new();
+        for l in mounts.lines() {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let systemd = f.len() >= 4
+                && (f[2] == "cgroup2"
+                    || (f[2] == "cgroup" && f[3].split(',').any(|o| o == "name=systemd")));
+            if !systemd {
+                continue;
+            }
+            let slice = Path::new(f[1]).join(format!("{tag}.slice"));
+            let dir = slice.join(&unit);
+            std::fs::create_dir_all(&dir).unwrap();
+            dirs.push(dir);
+            dirs.push(slice);
+        }
+        assert!(!dirs.is_empty(), "no cgroup hierarchy for systemd here");
+        UnitCgroup { unit, dirs }
+    }
+
+    fn adopt(&self, pid: u32) {
+        for d in self.dirs.iter().filter(|d| d.ends_with(&self.unit)) {
+            std::fs::write(d.join("cgroup.procs"), pid.to_string()).unwrap();
+        }
+    }
+}
+
+impl Drop for UnitCgroup {
+    fn drop(&mut self) {
+        for d in &self.dirs {
+            for _ in 0..100 {
+                if std::fs::remove_dir(d).is_ok() || !d.exists() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+}
+
 /// Non-listening TCP sockets ss shows in a namespace (`ss -tanH`).
 fn ss_connected(netns: &str) -> usize {
     let out = run_plain(Command::new("ip").args(["netns", "exec", netns, "ss", "-tanH"]));
@@ -375,7 +428,12 @@ fn node_exporter_and_prometheus_serve_the_fleet_answers() {
     {
         return;
     }
+    // Declared first, dropped last: after nginx has exited.
+    let cg = UnitCgroup::new();
     let ng = Nginx::start();
+    for pid in std::iter::once(ng.pid()).chain(ng.workers.iter().copied()) {
+        cg.adopt(pid);
+    }
     let _c = Conns::start(&ng.ns.name, 50, 10, "127.0.0.2:80");
     let textdir = TempDir::new("textfile");
     let ne = node_exporter(&textdir.0);
@@ -404,6 +462,7 @@ fn node_exporter_and_prometheus_serve_the_fleet_answers() {
     let m = &listening[0]["metric"];
     assert_eq!(m["comm"], "nginx", "{m}");
     assert_eq!(m["user"], "root", "{m}");
+    assert_eq!(m["unit"], cg.unit.as_str(), "{m}");
     assert_eq!(m["address"], "127.0.0.2", "{m}");
     assert_eq!(sample_value(&listening[0]), 1.0);
     let sum = query_until(
