@@ -209,11 +209,13 @@ impl Collector {
     /// The following sockets belong to the namespace `label` (as
     /// `--all-netns` names it).
     pub fn begin_netns(&mut self, label: &str) {
-        if let Some(i) = self.namespaces.iter().position(|n| n == label) {
+        // Namespace names come from the system (/var/run/netns): escaped.
+        let label = label_text(label.as_bytes());
+        if let Some(i) = self.namespaces.iter().position(|n| *n == label) {
             self.cur = i as u32;
             return;
         }
-        self.namespaces.push(label.to_string());
+        self.namespaces.push(label);
         self.cur = (self.namespaces.len() - 1) as u32;
     }
 

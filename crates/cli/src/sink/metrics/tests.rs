@@ -216,7 +216,7 @@ fn series_are_bounded_by_ports_not_connections() {
 #[test]
 fn label_values_are_escaped_once_per_output() {
     let mut c = Collector::new();
-    c.begin_netns("ns\"q");
+    c.begin_netns("ns\"q\x1b");
     let mut s = Socket::new(Table::UnixStream, Family::Unix, State::Listen);
     s.local = Endpoint::Unix {
         name: Some(sockq_model::UnixName::Path(b"/run/a\nb\\c\xff".to_vec())),
@@ -230,7 +230,7 @@ fn label_values_are_escaped_once_per_output() {
     assert_eq!(
         line,
         [
-            "sockq_listening{netns=\"ns\\\"q\",proto=\"u_str\",address=\"/run/a\\\\nb\\\\\\\\c\\\\xff\",port=\"\",comm=\"evil\\\"\\\\e[31m\",user=\"\"} 1"
+            "sockq_listening{netns=\"ns\\\"q\\\\e\",proto=\"u_str\",address=\"/run/a\\\\nb\\\\\\\\c\\\\xff\",port=\"\",comm=\"evil\\\"\\\\e[31m\",user=\"\"} 1"
         ],
         "{t}"
     );
