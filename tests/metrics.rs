@@ -649,3 +649,42 @@ fn metrics_with_json_or_events_is_a_usage_error() {
     }
     assert!(!Path::new("/tmp/never-written.prom").exists());
 }
+
+#[test]
+fn direction_holds_when_the_selection_leaves_listeners_out() {
+    let t = "direction_holds_when_the_selection_leaves_listeners_out";
+    if !root_or_skip(t) || !have_or_skip(t, "python3") {
+        return;
+    }
+    let ns = crate::util::Netns::new();
+    let c = Conns::start(ns.name(), 3, 0, "");
+    // -tn: connected states only, so no LISTEN socket is selected; a filter
+    // on the destination keeps only the client side.
+    for (args, want_in) in [
+        (&["--metrics", "-tn"][..], 3.0),
+        (&["--metrics", "-tn", "dport", "=", ":0"][..], 0.0),
+    ] {
+        let args: Vec<String> = args
+            .iter()
+            .map(|a| a.replace(":0", &format!(":{}", c.port)))
+            .collect();
+        let out = run(&mut ns.sockq(&args));
+        assert!(out.status.success(), "{}", show_output(&out));
+        let text = String::from_utf8(out.stdout).unwrap();
+        let port = format!("port=\"{}\"", c.port);
+        let sum = |dir: &str| -> f64 {
+            samples(&text)
+                .iter()
+                .filter(|l| {
+                    l.starts_with("sockq_connections{")
+                        && l.contains(&format!("direction=\"{dir}\""))
+                        && l.contains(&port)
+                })
+                .map(|l| value_of(l))
+                .sum()
+        };
+        assert!(!text.contains("sockq_listening{"), "{args:?}: {text}");
+        assert_eq!(sum("in"), want_in, "{args:?}: {text}");
+        assert_eq!(sum("out"), 3.0, "{args:?}: {text}");
+    }
+}
