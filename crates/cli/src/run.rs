@@ -18,8 +18,10 @@ use crate::sink::kill::{self, Killer};
 use crate::sink::output::{Lead, Output};
 use crate::sink::{self, Sink};
 use crate::source::events::{self, Ended};
+use crate::source::unix_peers::unix_peers;
 use crate::source::{self, Dump, TcpSource};
 use sockq_model::Socket;
+use std::cell::OnceCell;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
@@ -85,7 +87,10 @@ fn run_here(cfg: &Config, in_netns: bool) -> Result<Outcome, CliError> {
     }
     let tcp = TcpSource::from_env()?;
     let owners = scan_owners(cfg, plan.needs_owners, &plan.proc_root)?;
-    let out = Output::with_lead(cfg, &plan.proc_root, Lead::None)?;
+    let unix = OnceCell::new();
+    let peers = |ino: u32| unix.get_or_init(unix_peers).get(&ino).cloned();
+    let out = Output::with_lead(cfg, &plan.proc_root, Lead::None)?
+        .with_processes(owners.as_ref(), &peers);
     let killer = if cfg.kill && !cfg.dry_run {
         Some(Killer::new()?)
     } else {
@@ -170,7 +175,11 @@ fn run_all(cfg: &Config) -> Result<Outcome, CliError> {
     let all = AllNetns::discover(&plan.proc_root);
     let owners = scan_owners(cfg, plan.needs_owners, &plan.proc_root)?;
     let bytecode = plan.filters.bytecode();
-    let mut sink = Sink::new(Output::with_lead(cfg, &plan.proc_root, Lead::Netns)?, None);
+    let unix = OnceCell::new();
+    let peers = |ino: u32| unix.get_or_init(unix_peers).get(&ino).cloned();
+    let out = Output::with_lead(cfg, &plan.proc_root, Lead::Netns)?
+        .with_processes(owners.as_ref(), &peers);
+    let mut sink = Sink::new(out, None);
     let mut failures: Vec<String> = Vec::new();
     // Per interface name of the filter: in how many dumped namespaces it
     // named no interface.

@@ -110,11 +110,20 @@ pub struct Namespace {
     pub pid: Option<u32>,
     /// Whether it is the host's (pid 1's, else sockq's own).
     pub host: bool,
+    /// The container its lowest pid runs in, as `runtime:name` (`podman:web`).
+    pub container: Option<String>,
 }
 
 impl Namespace {
-    /// The row label: the name, else `net:[INODE](pid PID)`.
+    /// The row label: `host`, the name, the container (`podman:web`), else
+    /// `net:[INODE](pid PID)`.
     pub fn label(&self) -> String {
+        if self.host {
+            return "host".into();
+        }
+        if let (None, Some(c)) = (&self.name, &self.container) {
+            return c.clone();
+        }
         match (&self.name, self.pid) {
             (Some(n), _) => n.clone(),
             (None, Some(p)) => format!("net:[{}](pid {p})", self.id.1),
@@ -159,6 +168,7 @@ pub fn discover(proc_root: &Path, run_dir: &Path) -> Vec<Namespace> {
             name: Some(n),
             pid: None,
             host: Some(id) == host,
+            container: None,
         });
     }
     let mut pids: Vec<u32> = std::fs::read_dir(proc_root)
@@ -179,6 +189,7 @@ pub fn discover(proc_root: &Path, run_dir: &Path) -> Vec<Namespace> {
             name: None,
             pid: None,
             host: Some(id) == host,
+            container: None,
         });
         if e.pid.is_none() {
             e.pid = Some(pid);
@@ -190,9 +201,19 @@ pub fn discover(proc_root: &Path, run_dir: &Path) -> Vec<Namespace> {
             name: None,
             pid: None,
             host: Some(id) == host,
+            container: None,
         });
     }
     let mut v: Vec<Namespace> = found.into_values().collect();
+    // A namespace with no name is labelled by the container its first
+    // process runs in (read from /proc/PID/cgroup and the runtime's state).
+    if let Ok(mut d) = sockq_proc::Detailer::new(proc_root, None) {
+        for ns in v.iter_mut().filter(|n| n.name.is_none() && !n.host) {
+            if let Some(pid) = ns.pid {
+                ns.container = d.identity(pid).container.map(|c| c.label());
+            }
+        }
+    }
     v.sort_by(|a, b| {
         (!a.host, a.name.is_none(), &a.name, a.id.1, a.id.0).cmp(&(
             !b.host,
@@ -346,10 +367,15 @@ mod tests {
             name: None,
             pid: Some(1234),
             host: false,
+            container: None,
         };
         assert_eq!(ns.label(), "net:[4026532281](pid 1234)");
+        ns.container = Some("podman:web".into());
+        assert_eq!(ns.label(), "podman:web");
         ns.name = Some("blue".into());
         assert_eq!(ns.label(), "blue");
+        ns.host = true;
+        assert_eq!(ns.label(), "host");
     }
 
     #[test]

@@ -79,8 +79,13 @@ pub fn scan_owners(
         proc_root: proc_root.to_path_buf(),
         threads: cfg.show.threads,
     };
-    let map = sockq_proc::scan(&opts)
-        .map_err(|e| CliError::Runtime(format!("scanning processes: {e}")))?;
+    // -P follows pipes: their holders are recorded in the same walk.
+    let map = if cfg.show.process_info {
+        sockq_proc::scan_with_ends(&opts, None)
+    } else {
+        sockq_proc::scan(&opts)
+    }
+    .map_err(|e| CliError::Runtime(format!("scanning processes: {e}")))?;
     if map.denied() > 0 {
         eprintln_quiet!(
             "sockq: {} processes could not be read (permission denied); their sockets show no owner. Run as root to see every owner.",

@@ -9,8 +9,10 @@ use crate::args::SortKey;
 use crate::config::{Config, Format};
 use crate::error::CliError;
 use crate::names::Names;
+use crate::printer::blocks::{Proc, blocks, write_block};
 use crate::printer::table::{Layout, TablePrinter};
 use sockq_model::{Owner, Socket};
+use sockq_proc::{Detailer, OwnerMap, PeerLookup};
 use std::cmp::Reverse;
 use std::collections::HashMap;
 use std::io::{BufWriter, IsTerminal, StdoutLock};
@@ -67,6 +69,12 @@ pub struct Output<'a> {
     cgroups: crate::cgroup::CgroupNames,
     proc_root: PathBuf,
     infos: HashMap<u32, Option<sockq_model::ProcessInfo>>,
+    /// `-P`: the owner map (with pipe ends) and the unix peers, to follow
+    /// stdout and stderr; the detailer is made at its first use.
+    owners: Option<&'a OwnerMap>,
+    peers: Option<&'a PeerLookup<'a>>,
+    detailer: Option<Option<Detailer<'a>>>,
+    users: Option<sockq_proc::UserNames>,
     error: Option<std::io::Error>,
     held: Vec<HeldRow>,
 }
@@ -131,9 +139,25 @@ impl<'a> Output<'a> {
             cgroups: crate::cgroup::CgroupNames::default(),
             proc_root: proc_root.to_path_buf(),
             infos: HashMap::new(),
+            owners: None,
+            peers: None,
+            detailer: None,
+            users: None,
             error: None,
             held: Vec::new(),
         })
+    }
+
+    /// `-P`: the process map and the unix peer lookup used to follow each
+    /// owner's stdout and stderr.
+    pub fn with_processes(
+        mut self,
+        owners: Option<&'a OwnerMap>,
+        peers: &'a PeerLookup<'a>,
+    ) -> Output<'a> {
+        self.owners = owners;
+        self.peers = Some(peers);
+        self
     }
 
     /// The following sockets belong to the namespace `label`, whose
@@ -167,7 +191,7 @@ impl<'a> Output<'a> {
         if self.cfg.show.process_info {
             for o in owners {
                 if !self.infos.contains_key(&o.pid) {
-                    let info = sockq_proc::process_info(&self.proc_root, o.pid).ok();
+                    let info = self.process(o.pid);
                     self.infos.insert(o.pid, info);
                 }
             }
@@ -200,19 +224,20 @@ impl<'a> Output<'a> {
         let cg = &self.cgroups;
         crate::printer::ext::write_ext(p.buf(), s, &self.ext, &|id| cg.path(id));
         if self.cfg.show.process_info {
-            let mut seen: Vec<u32> = Vec::new();
-            for o in owners {
-                if seen.contains(&o.pid) {
-                    continue;
-                }
-                seen.push(o.pid);
-                if let Some(Some(info)) = self.infos.get(&o.pid) {
-                    p.buf().push(b'\n');
-                    crate::printer::process::write_process_info(p.buf(), info);
-                    // The block ends without a newline; the row adds it.
-                    while p.buf().last() == Some(&b'\n') {
-                        p.buf().pop();
-                    }
+            let mut pids: Vec<u32> = owners.iter().map(|o| o.pid).collect();
+            pids.sort_unstable();
+            pids.dedup();
+            let procs: Vec<Proc<'_>> = pids
+                .iter()
+                .filter_map(|pid| self.infos.get(pid).and_then(Option::as_ref))
+                .map(Proc::of)
+                .collect();
+            for block in blocks(&procs) {
+                p.buf().push(b'\n');
+                write_block(p.buf(), &block);
+                // The block ends without a newline; the row adds it.
+                while p.buf().last() == Some(&b'\n') {
+                    p.buf().pop();
                 }
             }
         }
@@ -230,6 +255,26 @@ impl<'a> Output<'a> {
             }
         }
         p.end_row()
+    }
+
+    /// The whole record of one owner: basic facts, then identity, streams
+    /// and files; `None` when the process is gone.
+    fn process(&mut self, pid: u32) -> Option<sockq_model::ProcessInfo> {
+        let users = self.users.get_or_insert_with(sockq_proc::UserNames::load);
+        let mut info = sockq_proc::process_info_with(&self.proc_root, pid, users).ok()?;
+        let (root, owners, peers) = (&self.proc_root, self.owners, self.peers);
+        let detailer = self.detailer.get_or_insert_with(|| {
+            Detailer::new(root, owners).ok().map(|d| match peers {
+                Some(p) => d.with_peers(p),
+                None => d,
+            })
+        });
+        if let Some(d) = detailer
+            && let Ok(detail) = d.detail(pid)
+        {
+            info.detail = detail;
+        }
+        Some(info)
     }
 
     /// Renders and flushes what is buffered now (`-E`: one event at a time,
