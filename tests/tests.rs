@@ -20,6 +20,8 @@ mod differential;
 mod events;
 /// The filter language end to end: ssfilter.t replay, live expressions.
 mod filter;
+/// --metrics and --metrics-file: promtool, node_exporter and Prometheus.
+mod metrics;
 /// Namespaces (-N, --all-netns), -K, -E and --sort.
 mod namespaces;
 /// JSON schema, jc on sockq's text, -r, escaping of hostile names.

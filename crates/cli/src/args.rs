@@ -67,6 +67,14 @@ pub struct Args {
     /// Print one JSON object per line.
     #[arg(long = "json-lines", help_heading = "Output")]
     pub json_lines: bool,
+    /// Print the selected sockets as Prometheus text exposition: counts per
+    /// listener and service port, never per connection (docs/metrics.md).
+    #[arg(long, help_heading = "Output")]
+    pub metrics: bool,
+    /// Write the --metrics exposition to PATH, replaced atomically (for
+    /// node_exporter's textfile collector, docs/fleet.md).
+    #[arg(long = "metrics-file", value_name = "PATH", help_heading = "Output")]
+    pub metrics_file: Option<PathBuf>,
     /// Sort rows (holds all rows in memory).
     #[arg(long, value_enum, help_heading = "Output")]
     pub sort: Option<SortKey>,

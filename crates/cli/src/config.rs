@@ -22,6 +22,15 @@ pub enum Format {
     JsonLines,
 }
 
+/// Where `--metrics` output goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MetricsTo {
+    /// `--metrics`: stdout.
+    Stdout,
+    /// `--metrics-file PATH`: the file, replaced atomically.
+    File(PathBuf),
+}
+
 /// Which details to show.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Show {
@@ -105,6 +114,8 @@ pub struct Config {
     pub no_bytecode: bool,
     /// Whether any table or family option was given.
     pub explicit_tables: bool,
+    /// `--metrics` or `--metrics-file`: where the exposition goes.
+    pub metrics: Option<MetricsTo>,
 }
 
 fn last_index(m: &ArgMatches, id: &str) -> Option<usize> {
@@ -119,6 +130,40 @@ fn first_index(m: &ArgMatches, id: &str) -> Option<usize> {
         return None;
     }
     m.indices_of(id).and_then(|mut i| i.next())
+}
+
+/// `--metrics`/`--metrics-file`, and the options they exclude: they are an
+/// output format of their own, a snapshot written once.
+fn metrics_destination(a: &Args) -> Result<Option<MetricsTo>, CliError> {
+    let dest = match (a.metrics, &a.metrics_file) {
+        (false, None) => return Ok(None),
+        (true, Some(_)) => {
+            return Err(CliError::Usage(
+                "--metrics prints and --metrics-file writes a file: use one of them".into(),
+            ));
+        }
+        (true, None) => MetricsTo::Stdout,
+        (false, Some(p)) => MetricsTo::File(p.clone()),
+    };
+    let flag = if a.metrics {
+        "--metrics"
+    } else {
+        "--metrics-file"
+    };
+    let other = [
+        (a.json, "--json"),
+        (a.json_lines, "--json-lines"),
+        (a.events, "-E"),
+        (a.kill, "-K"),
+        (a.summary, "-s"),
+        (a.diag.is_some(), "-D"),
+    ];
+    if let Some((_, o)) = other.iter().find(|(on, _)| *on) {
+        return Err(CliError::Usage(format!(
+            "{flag} is an output of its own and cannot be combined with {o}"
+        )));
+    }
+    Ok(Some(dest))
 }
 
 impl Config {
@@ -315,6 +360,7 @@ impl Config {
                 )));
             }
         }
+        let metrics = metrics_destination(a)?;
         if a.events && a.sort.is_some() {
             return Err(CliError::Usage(
                 "--sort cannot order events that have not happened yet".into(),
@@ -349,6 +395,7 @@ impl Config {
             events: a.events,
             no_bytecode,
             explicit_tables,
+            metrics,
         })
     }
 

@@ -15,6 +15,7 @@ use crate::printer::summary::{Sockstat, SummaryCounts};
 use crate::scope::{AllNetns, Scope};
 use crate::select::{Select, scan_owners};
 use crate::sink::kill::{self, Killer};
+use crate::sink::metrics::MetricsSink;
 use crate::sink::output::{Lead, Output};
 use crate::sink::{self, Sink};
 use crate::source::events::{self, Ended};
@@ -25,6 +26,7 @@ use std::cell::OnceCell;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
+use std::time::Instant;
 
 /// How the run ended, for the exit status.
 pub struct Outcome {
@@ -54,6 +56,7 @@ fn explain(plan: &Plan) -> Result<Outcome, CliError> {
 /// Runs the command in the calling thread's namespace. `in_netns`: the
 /// thread entered a namespace of its own (`-N`).
 fn run_here(cfg: &Config, in_netns: bool) -> Result<Outcome, CliError> {
+    let start = Instant::now();
     if cfg.kill {
         kill::check_selection(cfg)?;
     }
@@ -96,7 +99,12 @@ fn run_here(cfg: &Config, in_netns: bool) -> Result<Outcome, CliError> {
     } else {
         None
     };
-    let mut sink = Sink::new(out, killer);
+    let mut metrics = metrics_sink(cfg, &plan, owners.as_ref(), start);
+    if let (Some(m), Some(spec)) = (&mut metrics, &cfg.net) {
+        // -N NAME: the label is what was given to -N.
+        m.begin_netns(spec);
+    }
+    let mut sink = Sink::new(out, killer).with_metrics(metrics);
     let select = Select::new(cfg, &plan, owners.as_ref());
     let bytecode = plan.filters.bytecode();
     let dump = Dump {
@@ -115,6 +123,23 @@ fn run_here(cfg: &Config, in_netns: bool) -> Result<Outcome, CliError> {
     })?;
     sink.finish()?;
     Ok(SUCCESS)
+}
+
+/// `--metrics`: the sink, which runs its own `/proc` scan (for the comm
+/// labels) while the kernel dumps, unless the filter made the run scan first.
+fn metrics_sink(
+    cfg: &Config,
+    plan: &Plan,
+    owners: Option<&sockq_proc::OwnerMap>,
+    start: Instant,
+) -> Option<MetricsSink> {
+    let to = cfg.metrics.as_ref()?;
+    Some(MetricsSink::new(
+        to.clone(),
+        start,
+        &plan.proc_root,
+        owners.map(sockq_proc::OwnerMap::denied),
+    ))
 }
 
 /// `-s`: counts every TCP, UDP and RAW socket of this namespace, then
@@ -164,6 +189,7 @@ struct NsDump {
 /// `--all-netns`: dumps every namespace and prints the rows with a label.
 /// The process scan runs once: socket inodes are global.
 fn run_all(cfg: &Config) -> Result<Outcome, CliError> {
+    let start = Instant::now();
     let plan = Plan::new(cfg)?;
     if cfg.explain {
         return explain(&plan);
@@ -179,7 +205,8 @@ fn run_all(cfg: &Config) -> Result<Outcome, CliError> {
     let peers = |ino: u32| unix.get_or_init(unix_peers).get(&ino).cloned();
     let out = Output::with_lead(cfg, &plan.proc_root, Lead::Netns)?
         .with_processes(owners.as_ref(), &peers);
-    let mut sink = Sink::new(out, None);
+    let metrics = metrics_sink(cfg, &plan, owners.as_ref(), start);
+    let mut sink = Sink::new(out, None).with_metrics(metrics);
     let mut failures: Vec<String> = Vec::new();
     // Per interface name of the filter: in how many dumped namespaces it
     // named no interface.
@@ -206,6 +233,7 @@ fn run_all(cfg: &Config) -> Result<Outcome, CliError> {
             Ok(())
         },
     )?;
+    sink.failed_namespaces(failures.len());
     sink.finish()?;
     for name in plan.filters.interface_names() {
         if dumped > 0 && lacking.get(&name) == Some(&dumped) {
