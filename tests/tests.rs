@@ -28,3 +28,5 @@ mod output;
 mod privilege;
 /// Process ownership: -p, -T, the process-info block, nginx.
 mod process;
+/// iproute2's own testsuite (ssfilter.t) run verbatim with sockq as `$SS`.
+mod testsuite;
