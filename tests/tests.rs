@@ -18,6 +18,9 @@ mod details;
 mod differential;
 /// `-E` into a closed pipe, lost events (ENOBUFS); dumps into `| head`.
 mod events;
+/// Regressions from hostile use: bound-inactive, interface bytes, /proc raw rows, endless
+/// inputs, --all-netns races and privilege, warnings and owner notices.
+mod fidelity;
 /// The filter language end to end: ssfilter.t replay, live expressions.
 mod filter;
 /// Namespaces (-N, --all-netns), -K, -E and --sort.
