@@ -104,6 +104,15 @@ const NUMERIC_CASES: &[&str] = &[
     "-uanm",
     "-xanm",
     "-Oxane",
+    "-tlne",
+    "-tlnm",
+    "-tlni",
+    "-tlno",
+    "-tlnemi",
+    "-Otlnei",
+    "-tln --tos",
+    "-tln --inet-sockopt",
+    "-uan --inet-sockopt",
 ];
 
 /// Selections without `-n`: ports go through /etc/services (`http`, `mdns`, `icmp`...),
