@@ -113,6 +113,11 @@ const NUMERIC_CASES: &[&str] = &[
     "-tln --tos",
     "-tln --inet-sockopt",
     "-uan --inet-sockopt",
+    "-tne state established",
+    "-tnm state established",
+    "-tno state established",
+    "-tne state close-wait",
+    "-tne state fin-wait-2",
 ];
 
 /// Selections without `-n`: ports go through /etc/services (`http`, `mdns`, `icmp`...),
