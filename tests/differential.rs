@@ -118,6 +118,7 @@ const NUMERIC_CASES: &[&str] = &[
     "-tno state established",
     "-tne state close-wait",
     "-tne state fin-wait-2",
+    "-tln --cgroup",
 ];
 
 /// Selections without `-n`: ports go through /etc/services (`http`, `mdns`, `icmp`...),
@@ -421,10 +422,12 @@ fn compare_once(
     ))
 }
 
-/// True when the arguments ask for the details column (`-e`, `-m`, `-o`, `-i`).
+/// True when the arguments ask for the details column (`-e`, `-m`, `-o`, `-i`, `--tos`,
+/// `--inet-sockopt`, `--cgroup`).
 fn shows_details(args: &str) -> bool {
     args.split_whitespace().any(|w| {
-        w.starts_with('-') && !w.starts_with("--") && w.chars().any(|c| "emoi".contains(c))
+        matches!(w, "--tos" | "--inet-sockopt" | "--cgroup")
+            || (w.starts_with('-') && !w.starts_with("--") && w.chars().any(|c| "emoi".contains(c)))
     })
 }
 
