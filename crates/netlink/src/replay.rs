@@ -306,4 +306,34 @@ mod tests {
         let (r, n) = count(&file, ReplayMode::Whole);
         assert!(r.is_ok() && n == 2, "{r:?} {n}");
     }
+
+    #[test]
+    fn ss1_dump_first_dump_is_the_ipv4_half() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/fixtures/ss1.dump"
+        );
+        let Ok(data) = std::fs::read(path) else {
+            assert!(
+                std::env::var_os("CI").is_none_or(|v| v != "true"),
+                "{path} is missing"
+            );
+            println!("skipping: {path} is missing");
+            return;
+        };
+        let families = |mode| {
+            let mut v = Vec::new();
+            replay_reader(&mut &data[..], mode, &mut |s| {
+                v.push(s.family);
+                ControlFlow::Continue(())
+            })
+            .map(|()| v)
+        };
+        let inet = sockq_model::Family::Inet;
+        let first = families(ReplayMode::FirstDump).unwrap();
+        assert_eq!(first, vec![inet; 4]);
+        let whole = families(ReplayMode::Whole).unwrap();
+        assert_eq!(whole.len(), 7);
+        assert!(whole[4..].iter().all(|f| *f == sockq_model::Family::Inet6));
+    }
 }
