@@ -105,6 +105,10 @@ pub struct Config {
     pub no_bytecode: bool,
     /// Whether any table or family option was given.
     pub explicit_tables: bool,
+    /// The tables the user named one by one (`-S`, `--vsock`, `-f xdp`,
+    /// `-A sctp`; not `-a`, `-f inet` or `-A all`): a missing diag module is
+    /// reported only for these.
+    pub named_tables: TableSet,
 }
 
 fn last_index(m: &ArgMatches, id: &str) -> Option<usize> {
@@ -134,6 +138,7 @@ impl Config {
         let mut families = FamilySet::EMPTY;
         let mut states = StateSet::EMPTY;
         let mut explicit_tables = false;
+        let mut named_tables = TableSet::EMPTY;
         // Every table/family option in command-line order, for "last wins"
         // and for the first -A that clears what came before it.
         let first_query = first_index(m, "query");
@@ -153,6 +158,7 @@ impl Config {
                 continue;
             }
             explicit_tables = true;
+            named_tables = named_tables.with(t);
             // A table flag before the first -A is cleared by it.
             if let (Some(q), Some(i)) = (first_query, last_index(m, id))
                 && i < q
@@ -194,6 +200,11 @@ impl Config {
         fam_opts.sort_by_key(|(i, _)| *i);
         for (i, f) in &fam_opts {
             explicit_tables = true;
+            // Families of their own tables name them (vsock, tipc, xdp);
+            // inet and inet6 name no single table.
+            if !matches!(f, Family::Inet | Family::Inet6) {
+                named_tables = named_tables.union(f.tables());
+            }
             families = families.with(*f);
             states = states.union(f.default_states());
             preferred = Some((*i, *f));
@@ -213,6 +224,9 @@ impl Config {
                         CliError::Usage(format!("\"{id}\" is illegal socket table id"))
                     })?;
                     q = if neg { q.minus(set) } else { q.union(set) };
+                    if !neg && !matches!(id, "all" | "inet") {
+                        named_tables = named_tables.union(set);
+                    }
                 }
             }
             // Table flags after the first -A were kept above.
@@ -349,6 +363,7 @@ impl Config {
             events: a.events,
             no_bytecode,
             explicit_tables,
+            named_tables,
         })
     }
 
@@ -460,5 +475,32 @@ mod tests {
     #[test]
     fn udp_defaults_to_established() {
         assert_eq!(cfg(&["-u"]).states, StateSet::of(State::Established));
+    }
+
+    #[test]
+    fn named_tables_are_the_ones_given_one_by_one() {
+        for args in [
+            &["-a"][..],
+            &["-ln"],
+            &["-f", "inet"],
+            &["-A", "all"],
+            &["-A", "inet"],
+        ] {
+            assert_eq!(cfg(args).named_tables, TableSet::EMPTY, "{args:?}");
+        }
+        assert!(cfg(&["-S"]).named_tables.contains(Table::Sctp));
+        assert!(cfg(&["--xdp"]).named_tables.contains(Table::Xdp));
+        assert!(cfg(&["--vsock"]).named_tables.contains(Table::VsockStream));
+        assert!(
+            cfg(&["-f", "vsock"])
+                .named_tables
+                .contains(Table::VsockDgram)
+        );
+        assert!(cfg(&["-A", "dccp,tcp"]).named_tables.contains(Table::Dccp));
+        assert!(
+            !cfg(&["-A", "inet,!dccp"])
+                .named_tables
+                .contains(Table::Dccp)
+        );
     }
 }
