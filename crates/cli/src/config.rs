@@ -86,6 +86,8 @@ pub struct Config {
     pub explain: bool,
     /// `-D FILE`.
     pub diag_file: Option<PathBuf>,
+    /// `--replay FILE`: the TCP table from a `-D` dump, read whole.
+    pub replay: Option<PathBuf>,
     /// `-F FILE`.
     pub filter_file: Option<PathBuf>,
     /// `-N`.
@@ -273,6 +275,20 @@ impl Config {
             states = mask;
             explicit_states = true;
         }
+        // --replay: the file holds TCP replies only.
+        if a.replay.is_some() {
+            let inet = families.contains(Family::Inet) || families.contains(Family::Inet6);
+            tables = if tables.contains(Table::Tcp) || (tables.is_empty() && inet) {
+                TableSet::of(&[Table::Tcp])
+            } else {
+                TableSet::EMPTY
+            };
+            if tables.is_empty() {
+                return Err(CliError::Usage(
+                    "--replay replays TCP replies: select TCP (-t) or no table".into(),
+                ));
+            }
+        }
         // filter_merge_defaults: complete families from tables and back.
         for t in Table::ALL {
             if tables.contains(t) && FamilySet(families.0 & t.families().0).is_empty() {
@@ -312,6 +328,20 @@ impl Config {
         };
         if a.dry_run && !a.kill {
             return Err(CliError::Usage("--dry-run only goes with -K".into()));
+        }
+        if a.replay.is_some() {
+            let other = [
+                (a.kill, "-K"),
+                (a.events, "-E"),
+                (a.diag.is_some(), "-D"),
+                (a.all_netns, "--all-netns"),
+                (a.net.is_some(), "-N"),
+            ];
+            if let Some((_, flag)) = other.iter().find(|(on, _)| *on) {
+                return Err(CliError::Usage(format!(
+                    "--replay shows a saved dump: {flag} cannot be combined with it"
+                )));
+            }
         }
         if a.kill && a.events {
             return Err(CliError::Usage("-K and -E cannot be combined".into()));
@@ -354,6 +384,7 @@ impl Config {
             summary: a.summary,
             explain: a.explain,
             diag_file: a.diag.clone(),
+            replay: a.replay.clone(),
             filter_file: a.filter_file.clone(),
             net: a.net.clone(),
             all_netns: a.all_netns,
@@ -501,6 +532,24 @@ mod tests {
             !cfg(&["-A", "inet,!dccp"])
                 .named_tables
                 .contains(Table::Dccp)
+        );
+    }
+
+    #[test]
+    fn replay_is_the_tcp_table() {
+        let tcp = TableSet::of(&[Table::Tcp]);
+        for args in [
+            &["--replay", "f"][..],
+            &["-a", "--replay", "f"],
+            &["-4", "--replay", "f"],
+            &["-t", "--replay", "f"],
+            &["-tu", "--replay", "f"],
+        ] {
+            assert_eq!(cfg(args).tables, tcp, "{args:?}");
+        }
+        assert_eq!(
+            cfg(&["-6", "--replay", "f"]).families,
+            FamilySet::of(&[Family::Inet6])
         );
     }
 }
