@@ -139,6 +139,13 @@ const NAMED_CASES: &[&str] = &[
     "-4 -a",
     "-6 -l",
     "-Ha",
+    "-tar",
+    "-uar",
+    // With -r, ss opens a unix socket of its own (NSS): unix tables are left out.
+    "-tulr",
+    "-0ab",
+    "-tap",
+    "-xap",
 ];
 
 /// Sockets of the tables [`Mix`] leaves empty or nearly: unix (stream, datagram, seqpacket;
