@@ -119,6 +119,8 @@ const NUMERIC_CASES: &[&str] = &[
     "-tne state close-wait",
     "-tne state fin-wait-2",
     "-tln --cgroup",
+    "-tano exclude syn-sent",
+    "-tane state time-wait",
 ];
 
 /// Selections without `-n`: ports go through /etc/services (`http`, `mdns`, `icmp`...),
