@@ -83,7 +83,7 @@ fn run_here(cfg: &Config, in_netns: bool) -> Result<Outcome, CliError> {
         source::diag_file::write(cfg, &plan.filters, plan.families, plan.extensions, path)?;
         return Ok(SUCCESS);
     }
-    let tcp = TcpSource::from_env()?;
+    let tcp = TcpSource::of(cfg)?;
     let owners = scan_owners(cfg, plan.needs_owners, &plan.proc_root)?;
     let out = Output::with_lead(cfg, &plan.proc_root, Lead::None)?;
     let killer = if cfg.kill && !cfg.dry_run {
@@ -92,7 +92,8 @@ fn run_here(cfg: &Config, in_netns: bool) -> Result<Outcome, CliError> {
         None
     };
     let mut sink = Sink::new(out, killer);
-    let select = Select::new(cfg, &plan, owners.as_ref());
+    let mut select = Select::new(cfg, &plan, owners.as_ref());
+    select.unmasked_tcp = tcp.unmasked();
     let bytecode = plan.filters.bytecode();
     let dump = Dump {
         cfg,
