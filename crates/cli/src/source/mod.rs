@@ -31,7 +31,7 @@ pub enum TcpSource {
     Replay {
         /// The open file (a FIFO is opened once).
         file: RefCell<std::fs::File>,
-        /// `TCPDIAG_FILE PATH` or `--replay PATH`, for messages.
+        /// `PATH (TCPDIAG_FILE)` or `PATH (--replay)`, for messages.
         what: String,
         /// `TCPDIAG_FILE` replays ss's way (the first dump, no state mask
         /// or family check); `--replay` the whole file.
@@ -49,7 +49,7 @@ impl TcpSource {
         } else {
             return Ok(TcpSource::Kernel);
         };
-        let what = format!("{what} {}", path.display());
+        let what = format!("{} ({what})", path.display());
         let file = std::fs::File::open(&path)
             .map_err(|e| CliError::Runtime(format!("reading {what}: {e}")))?;
         Ok(TcpSource::Replay {
