@@ -109,7 +109,7 @@ fn tests_ipv4_address(filter: &str) -> bool {
 
 /// The 12 ssfilter.t cases on ss1.dump, whole stdout compared, with an empty stderr.
 ///
-/// sockq replays every message of the file, while ss stops at the first NLMSG_DONE (the end of
+/// sockq's `--replay` reads every message of the file, while ss stops at the first NLMSG_DONE (the end of
 /// the IPv4 half). The expected output is therefore ss's output on [`oracle_dump`]: the same
 /// sockets as one table, so the column widths are computed over the same rows. ss 6.1's padding
 /// is removed with [`ss61_to_head`] (`-H` leaves no header); sockq's bytes are compared as they
@@ -152,8 +152,15 @@ fn ssfilter_t_cases_replay_exactly() {
         let split: Vec<String> = words(filter);
         let whole = vec![filter.to_owned()];
         for (form, args) in [("split", split), ("one word", whole)] {
+            // sockq replays the whole file with --replay (TCPDIAG_FILE stops at the first
+            // NLMSG_DONE, as ss does: see tests/testsuite.rs).
             let mut cmd = sockq();
-            cmd.env("TCPDIAG_FILE", &file).arg("-Htna").args(&args);
+            if subject_is_ss() {
+                cmd.env("TCPDIAG_FILE", &file);
+            } else {
+                cmd.arg("--replay").arg(&file);
+            }
+            cmd.arg("-Htna").args(&args);
             let out = run(&mut cmd);
             let mut actual = stdout_text(&out);
             if subject_is_ss() {

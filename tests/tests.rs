@@ -18,6 +18,9 @@ mod details;
 mod differential;
 /// `-E` into a closed pipe, lost events (ENOBUFS); dumps into `| head`.
 mod events;
+/// Regressions from hostile use: bound-inactive, interface bytes, /proc raw rows, endless
+/// inputs, --all-netns races and privilege, warnings and owner notices.
+mod fidelity;
 /// The filter language end to end: ssfilter.t replay, live expressions.
 mod filter;
 /// --metrics and --metrics-file: promtool, node_exporter and Prometheus.
@@ -30,3 +33,5 @@ mod output;
 mod privilege;
 /// Process ownership: -p, -T, the process-info block, nginx.
 mod process;
+/// iproute2's own testsuite (ssfilter.t) run verbatim with sockq as `$SS`.
+mod testsuite;

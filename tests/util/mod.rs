@@ -21,11 +21,13 @@
 use std::ffi::OsString;
 use std::process::{Command, Output};
 
+mod oracle;
 mod run;
 mod scene;
 mod shadow;
 mod table;
 
+pub(crate) use oracle::*;
 pub(crate) use run::*;
 pub(crate) use scene::*;
 pub(crate) use shadow::*;

@@ -204,6 +204,9 @@ pub struct Args {
         help_heading = "Input and namespaces"
     )]
     pub diag: Option<PathBuf>,
+    /// Replay a -D dump as the TCP table: every message (both families), with the state mask and -4/-6.
+    #[arg(long, value_name = "FILE", help_heading = "Input and namespaces")]
+    pub replay: Option<PathBuf>,
     /// Read more filter words from FILE (- for stdin).
     #[arg(
         short = 'F',

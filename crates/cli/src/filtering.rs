@@ -142,20 +142,41 @@ struct PerNetns {
     names: BTreeSet<String>,
 }
 
+/// The most `-F` may read (1 MiB; a filter is a few lines): `/dev/zero` or
+/// a FIFO that never ends fails here instead of growing memory.
+const MAX_FILTER_FILE: u64 = 1 << 20;
+
 /// Reads `-F FILE` (or `-` for stdin): its words continue the expression.
 /// Lines whose first non-blank character is `#` are comments. Unlike ss,
 /// a line starting with `0` is kept.
 fn read_filter_file(path: &std::path::Path) -> Result<String, CliError> {
-    let mut text = String::new();
-    if path.as_os_str() == "-" {
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .map_err(|e| CliError::Usage(format!("reading the filter from stdin: {e}")))?;
+    let (what, input): (String, Box<dyn Read>) = if path.as_os_str() == "-" {
+        (
+            "the filter from stdin".into(),
+            Box::new(std::io::stdin().lock()),
+        )
     } else {
-        text = std::fs::read_to_string(path).map_err(|e| {
+        let f = std::fs::File::open(path).map_err(|e| {
             CliError::Usage(format!("cannot read filter file {}: {e}", path.display()))
         })?;
+        (format!("filter file {}", path.display()), Box::new(f))
+    };
+    let mut bytes = Vec::new();
+    input
+        .take(MAX_FILTER_FILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| CliError::Usage(format!("cannot read {what}: {e}")))?;
+    if bytes.len() as u64 > MAX_FILTER_FILE {
+        return Err(CliError::Usage(format!(
+            "{what} is larger than {} MiB; a filter is a few lines",
+            MAX_FILTER_FILE >> 20
+        )));
     }
+    let text = String::from_utf8(bytes).map_err(|_| {
+        CliError::Usage(format!(
+            "cannot read {what}: stream did not contain valid UTF-8"
+        ))
+    })?;
     Ok(text
         .lines()
         .filter(|l| !l.trim_start().starts_with('#'))

@@ -11,7 +11,7 @@ use std::net::IpAddr;
 pub struct Names {
     numeric: bool,
     ephemeral: (u16, u16),
-    ifnames: RefCell<Option<HashMap<u32, String>>>,
+    ifnames: RefCell<Option<HashMap<u32, Vec<u8>>>>,
     resolver: Option<crate::resolve::Resolver>,
     proc_root: String,
 }
@@ -60,7 +60,7 @@ impl Names {
         let map =
             cache.get_or_insert_with(|| sockq_netlink::interface_names().into_iter().collect());
         match map.get(&ifindex) {
-            Some(n) => crate::sanitize::escape_bytes(out, n.as_bytes()),
+            Some(n) => crate::sanitize::escape_bytes(out, n),
             None => {
                 out.extend_from_slice(b"if");
                 crate::printer::num::push_u64(out, u64::from(ifindex));

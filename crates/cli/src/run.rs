@@ -12,7 +12,7 @@ use crate::error::CliError;
 use crate::names::Names;
 use crate::plan::Plan;
 use crate::printer::summary::{Sockstat, SummaryCounts};
-use crate::scope::{AllNetns, Scope};
+use crate::scope::{AllNetns, Scope, Visit};
 use crate::select::{Select, scan_owners};
 use crate::sink::kill::{self, Killer};
 use crate::sink::metrics::MetricsSink;
@@ -88,7 +88,7 @@ fn run_here(cfg: &Config, in_netns: bool) -> Result<Outcome, CliError> {
         source::diag_file::write(cfg, &plan.filters, plan.families, plan.extensions, path)?;
         return Ok(SUCCESS);
     }
-    let tcp = TcpSource::from_env()?;
+    let tcp = TcpSource::of(cfg)?;
     let owners = scan_owners(cfg, plan.needs_owners, &plan.proc_root)?;
     let unix = OnceCell::new();
     let peers = |ino: u32| unix.get_or_init(unix_peers).get(&ino).cloned();
@@ -105,7 +105,8 @@ fn run_here(cfg: &Config, in_netns: bool) -> Result<Outcome, CliError> {
         m.begin_netns(spec);
     }
     let mut sink = Sink::new(out, killer).with_metrics(metrics);
-    let select = Select::new(cfg, &plan, owners.as_ref());
+    let mut select = Select::new(cfg, &plan, owners.as_ref());
+    select.unmasked_tcp = tcp.unmasked();
     let bytecode = plan.filters.bytecode();
     let dump = Dump {
         cfg,
@@ -208,6 +209,7 @@ fn run_all(cfg: &Config) -> Result<Outcome, CliError> {
     let metrics = metrics_sink(cfg, &plan, owners.as_ref(), start);
     let mut sink = Sink::new(out, None).with_metrics(metrics);
     let mut failures: Vec<String> = Vec::new();
+    let mut denied: Vec<String> = Vec::new();
     // Per interface name of the filter: in how many dumped namespaces it
     // named no interface.
     let mut lacking: BTreeMap<String, usize> = BTreeMap::new();
@@ -215,9 +217,9 @@ fn run_all(cfg: &Config) -> Result<Outcome, CliError> {
     let select = Select::new(cfg, &plan, owners.as_ref());
     all.each(
         || dump_this_netns(cfg, &plan, &select, bytecode.as_deref()),
-        |ns, r| {
-            match r {
-                Ok(d) => {
+        |ns, visit| {
+            match visit {
+                Visit::Dumped(Ok(d)) => {
                     dumped += 1;
                     for m in &d.missing {
                         *lacking.entry(m.clone()).or_insert(0) += 1;
@@ -227,8 +229,11 @@ fn run_all(cfg: &Config) -> Result<Outcome, CliError> {
                         sink.netns_socket(s, select.owners_of(s))?;
                     }
                 }
-                Err(CliError::Done) => {}
-                Err(e) => failures.push(format!("{}: {e}", ns.label())),
+                Visit::Dumped(Err(CliError::Done)) | Visit::Vanished => {}
+                Visit::Denied => denied.push(ns.label()),
+                Visit::Dumped(Err(e)) | Visit::Failed(e) => {
+                    failures.push(format!("{}: {e}", ns.label()));
+                }
             }
             Ok(())
         },
@@ -239,6 +244,15 @@ fn run_all(cfg: &Config) -> Result<Outcome, CliError> {
         if dumped > 0 && lacking.get(&name) == Some(&dumped) {
             eprintln_quiet!("sockq: no network namespace has an interface named \"{name}\"");
         }
+    }
+    // Without privilege the caller's own namespace is still listed; the
+    // others are named in one line.
+    if !denied.is_empty() {
+        eprintln_quiet!(
+            "sockq: could not enter {} network namespaces (permission denied; run as root to see them): {}",
+            denied.len(),
+            denied.join(", ")
+        );
     }
     if let Some(first) = failures.first() {
         return Err(CliError::Runtime(if failures.len() == 1 {

@@ -278,22 +278,24 @@ impl AllNetns {
     }
 
     /// Runs `work` inside every namespace, on worker threads, and hands
-    /// each result to `take` on the calling thread, in namespace order, as
-    /// results come in. A namespace that vanished meanwhile (its last
-    /// process exited, or its name was deleted) gives `CliError::Done`.
+    /// each [`Visit`] to `take` on the calling thread, in namespace order,
+    /// as results come in. A worker enters a namespace only when it is not
+    /// in it already, so the caller's own namespace needs no privilege.
     /// An error from `take` stops the workers and ends the walk.
     pub fn each<T: Send>(
         &self,
         work: impl Fn() -> Result<T, CliError> + Sync,
-        mut take: impl FnMut(&Namespace, Result<T, CliError>) -> Result<(), CliError>,
+        mut take: impl FnMut(&Namespace, Visit<T>) -> Result<(), CliError>,
     ) -> Result<(), CliError> {
         let next = AtomicUsize::new(0);
         std::thread::scope(|sc| -> Result<(), CliError> {
-            let (tx, rx) = std::sync::mpsc::channel::<(usize, Result<T, CliError>)>();
+            let (tx, rx) = std::sync::mpsc::channel::<(usize, Visit<T>)>();
             for _ in 0..WORKERS.min(self.spaces.len()) {
                 let tx = tx.clone();
                 let (next, work) = (&next, &work);
                 sc.spawn(move || {
+                    // The namespace this thread is in: the process's, at first.
+                    let mut here = netns_id(Path::new("/proc/thread-self/ns/net")).ok();
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(ns) = self.spaces.get(i) else { break };
@@ -301,15 +303,25 @@ impl AllNetns {
                             Some(n) => self.run_dir.join(n),
                             None => ns.path(&self.proc_root),
                         };
-                        let r = enter(&path).and_then(|()| work());
-                        if tx.send((i, r)).is_err() {
+                        let visit = if here == Some(ns.id) {
+                            Visit::Dumped(work())
+                        } else {
+                            match enter(&path, ns.id) {
+                                Ok(()) => {
+                                    here = Some(ns.id);
+                                    Visit::Dumped(work())
+                                }
+                                Err(v) => v,
+                            }
+                        };
+                        if tx.send((i, visit)).is_err() {
                             break;
                         }
                     }
                 });
             }
             drop(tx);
-            let mut pending: BTreeMap<usize, Result<T, CliError>> = BTreeMap::new();
+            let mut pending: BTreeMap<usize, Visit<T>> = BTreeMap::new();
             let mut want = 0usize;
             for (i, r) in rx {
                 pending.insert(i, r);
@@ -329,20 +341,43 @@ impl AllNetns {
     }
 }
 
-/// Enters `path` on the calling (worker) thread.
-fn enter(path: &Path) -> Result<(), CliError> {
-    if let Err(e) = enter_netns(path) {
-        if vanished(&e) {
-            return Err(CliError::Done);
-        }
-        return Err(CliError::Runtime(format!(
-            "cannot enter network namespace ({}): {}",
-            path.display(),
-            reason(&e)
-        )));
-    }
-    Ok(())
+/// What became of one namespace of `--all-netns`.
+pub enum Visit<T> {
+    /// Entered (or already there): the work's result.
+    Dumped(Result<T, CliError>),
+    /// Gone meanwhile: its last process exited, or its name was deleted
+    /// (`ip netns del` unmounts the name before unlinking it, so entering
+    /// it can also fail with EINVAL). Skipped silently.
+    Vanished,
+    /// Entering it was not permitted (EPERM: no CAP_SYS_ADMIN over it).
+    Denied,
+    /// Entering it failed for another reason.
+    Failed(CliError),
 }
+
+/// Enters `path`, the namespace `id`, on the calling (worker) thread.
+fn enter<T>(path: &Path, id: NetnsId) -> Result<(), Visit<T>> {
+    let Err(e) = enter_netns(path) else {
+        return Ok(());
+    };
+    // Whatever the error, a name that no longer leads to the same
+    // namespace was deleted (or replaced) while we looked.
+    if vanished(&e) || netns_id(path).ok() != Some(id) {
+        return Err(Visit::Vanished);
+    }
+    if matches!(&e, sockq_netlink::Error::Io { source, .. } if source.raw_os_error() == Some(EPERM))
+    {
+        return Err(Visit::Denied);
+    }
+    Err(Visit::Failed(CliError::Runtime(format!(
+        "cannot enter network namespace ({}): {}",
+        path.display(),
+        reason(&e)
+    ))))
+}
+
+/// EPERM: setns without CAP_SYS_ADMIN over the namespace.
+const EPERM: i32 = 1;
 
 #[cfg(test)]
 mod tests {

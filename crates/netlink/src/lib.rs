@@ -69,7 +69,7 @@ pub use inet::{InetRequest, decode_inet, decode_inet_into, ext};
 pub use nl::{decode_netlink, netlink_request};
 pub use other::{decode_tipc, decode_vsock, decode_xdp, tipc_request, vsock_request, xdp_request};
 pub use packet::{decode_packet, packet_request};
-pub use replay::replay;
+pub use replay::{ReplayMode, replay, replay_reader};
 pub use socket::{
     DiagSocket, MAX_DUMP_RETRIES, OnMessage, cookie_offset, dump_from_bytes, retry_interrupted,
 };
