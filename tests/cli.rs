@@ -5,10 +5,9 @@ use std::io::Read;
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Stdio;
 
-use crate::util::{RUN_TIMEOUT, drain, join_drain, show_output, sockq};
+use crate::util::{drain, join_drain, run_with_stdin, show_output, sockq, wait_bounded};
 
 /// Runs sockq with `args` (with a timeout, and as nobody too: `util::run`)
 /// and returns (status, stdout, stderr).
@@ -77,44 +76,6 @@ fn help_and_version_exit_0() {
     let (code, out, _) = run(&["--version"]);
     assert_eq!(code, 0);
     assert_eq!(out, version, "--version and -V print the same");
-}
-
-/// Waits for `child` at most [`RUN_TIMEOUT`]; kills it and panics after that.
-fn wait_bounded(child: &mut std::process::Child, what: &str) -> std::process::ExitStatus {
-    let deadline = Instant::now() + RUN_TIMEOUT;
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) => return status,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("{what} did not finish within {RUN_TIMEOUT:?} and was killed");
-            }
-        }
-    }
-}
-
-/// Runs `cmd` with `input` on its stdin, bounded by [`RUN_TIMEOUT`].
-fn run_with_stdin(cmd: &mut Command, input: &[u8]) -> Output {
-    use std::io::Write as _;
-    let what = format!("{cmd:?}");
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {what}: {e}"));
-    let (out, err) = (drain(child.stdout.take()), drain(child.stderr.take()));
-    if let Some(mut stdin) = child.stdin.take() {
-        let _ = stdin.write_all(input);
-    }
-    let status = wait_bounded(&mut child, &what);
-    Output {
-        status,
-        stdout: join_drain(out),
-        stderr: join_drain(err),
-    }
 }
 
 /// ss 7.1, the oracle for sockq's own formats: `SOCKQ_SS71` (set by
