@@ -18,6 +18,9 @@ mod details;
 mod differential;
 /// `-E` into a closed pipe, lost events (ENOBUFS); dumps into `| head`.
 mod events;
+/// Features run end to end nowhere else: sockq-only predicates, -K selection, --sort keys,
+/// selection flags, states, --explain, -D -, COLUMNS, abbreviations, -E --json-lines.
+mod features;
 /// The filter language end to end: ssfilter.t replay, live expressions.
 mod filter;
 /// Namespaces (-N, --all-netns), -K, -E and --sort.
