@@ -987,3 +987,197 @@ fn events_json_lines_have_the_time_of_the_event() {
     let status = crate::events::exit_within(&mut child.0, crate::util::RUN_TIMEOUT);
     assert!(status.is_some_and(|s| s.success()), "{status:?}");
 }
+
+/// The text rows of `out`, each with its continuation lines' tokens (`-P` blocks, details on a
+/// second line) appended.
+fn text_rows(out: &Output) -> Vec<Vec<String>> {
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    for (i, line) in stdout_text(out).lines().enumerate() {
+        if i == 0 {
+            continue; // the header
+        }
+        let toks = line.split_whitespace().map(str::to_owned);
+        match rows.last_mut() {
+            Some(r) if line.starts_with(char::is_whitespace) => r.extend(toks),
+            _ => rows.push(toks.collect()),
+        }
+    }
+    rows
+}
+
+/// `address:port` as the table prints an inet endpoint numerically (`*` for port 0).
+fn json_endpoint(e: &serde_json::Value) -> String {
+    let addr = e["address"].as_str().unwrap_or("?");
+    let port = e["port"].as_u64().unwrap_or(0);
+    let port = if port == 0 {
+        "*".to_owned()
+    } else {
+        port.to_string()
+    };
+    if addr.contains(':') {
+        format!("[{addr}]:{port}")
+    } else {
+        format!("{addr}:{port}")
+    }
+}
+
+/// The value of the first `name…` token of a text row (without the name).
+fn token<'a>(row: &'a [String], name: &str) -> Option<&'a str> {
+    row.iter().find_map(|t| t.strip_prefix(name))
+}
+
+/// The JSON output's values equal the table's, field by field, for `-p`, `-P`, `-o`, `-e`, `-m`
+/// and `-i` (values that move by themselves, like timer expiries and rates, aside).
+#[test]
+fn json_values_equal_the_table_field_by_field() {
+    if !root_or_skip("json_values_equal_the_table_field_by_field") || subject_is_ss() {
+        return;
+    }
+    let sc = Scene::build();
+    let mut failures = Vec::new();
+    for opts in [
+        "-tan", "-uan", "-tanp", "-tanP", "-tanoO", "-taneO", "-tanmO", "-taniO",
+    ] {
+        let text = sc.sockq(&[opts]);
+        let json = sc.sockq(&[opts, "--json"]);
+        let rows = text_rows(&text);
+        let objs: Vec<serde_json::Value> =
+            serde_json::from_slice::<serde_json::Value>(&json.stdout)
+                .ok()
+                .and_then(|v| v.as_array().cloned())
+                .unwrap_or_default();
+        let mut fail = |m: String| {
+            failures.push(format!(
+                "{opts}: {m}\n--- table ---\n{}--- json ---\n{}",
+                stdout_text(&text),
+                stdout_text(&json)
+            ));
+        };
+        if rows.len() != objs.len() || rows.is_empty() {
+            fail(format!("{} rows, {} objects", rows.len(), objs.len()));
+            continue;
+        }
+        for (r, o) in rows.iter().zip(&objs) {
+            let cols = [
+                o["state"].as_str().unwrap_or("?").to_owned(),
+                o["recv_q"].to_string(),
+                o["send_q"].to_string(),
+                json_endpoint(&o["local"]),
+                json_endpoint(&o["peer"]),
+            ];
+            if r.get(..5) != Some(&cols[..]) {
+                fail(format!("columns {:?} against {cols:?}", r.get(..5)));
+                continue;
+            }
+            if opts.contains('p') || opts.contains('P') {
+                let users: Vec<String> = o["users"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|u| {
+                        format!(
+                            "(\"{}\",pid={},fd={})",
+                            u["comm"].as_str().unwrap_or("?"),
+                            u["pid"],
+                            u["fd"]
+                        )
+                    })
+                    .collect();
+                let want = if users.is_empty() {
+                    None
+                } else {
+                    Some(format!("({})", users.join(",")))
+                };
+                if token(r, "users:").map(str::to_owned) != want {
+                    fail(format!("users {:?} against {want:?}", token(r, "users:")));
+                }
+                if opts.contains('P') {
+                    let blocks = r.iter().filter(|t| *t == "process").count();
+                    let procs = o["processes"].as_array().map_or(0, Vec::len);
+                    if blocks != procs {
+                        fail(format!("{blocks} process blocks, {procs} process objects"));
+                    }
+                }
+            }
+            if opts.contains('e') {
+                // The table leaves out `uid:0`, as ss does.
+                let uid = o["uid"].to_string();
+                let want_uid = (uid != "0").then_some(uid.as_str());
+                if token(r, "uid:") != want_uid {
+                    fail(format!(
+                        "uid: {:?} against uid {}",
+                        token(r, "uid:"),
+                        o["uid"]
+                    ));
+                }
+                for (name, field) in [("ino:", "inode")] {
+                    if token(r, name) != Some(o[field].to_string().as_str()) {
+                        fail(format!(
+                            "{name} {:?} against {field} {}",
+                            token(r, name),
+                            o[field]
+                        ));
+                    }
+                }
+                let sk = o["cookie"].as_u64().map(|c| format!("{c:x}"));
+                if token(r, "sk:").map(str::to_owned) != sk {
+                    fail(format!("sk: {:?} against cookie {sk:?}", token(r, "sk:")));
+                }
+            }
+            if opts.contains('o') || opts.contains('e') {
+                let text_timer = token(r, "timer:(").map(|t| {
+                    let f: Vec<&str> = t.trim_end_matches(')').split(',').collect();
+                    (
+                        f.first().map(|s| s.to_string()),
+                        f.last().map(|s| s.to_string()),
+                    )
+                });
+                let json_timer = o.get("timer").map(|t| {
+                    (
+                        t["name"].as_str().map(str::to_owned),
+                        Some(t["retrans"].to_string()),
+                    )
+                });
+                if text_timer != json_timer {
+                    fail(format!("timer {text_timer:?} against {json_timer:?}"));
+                }
+            }
+            if opts.contains('m') {
+                let sk = token(r, "skmem:(")
+                    .unwrap_or_default()
+                    .trim_end_matches(')');
+                let m = &o["skmem"];
+                for (prefix, field) in [("rb", "rcvbuf"), ("tb", "sndbuf"), ("d", "drops")] {
+                    let text_v = sk.split(',').find_map(|f| {
+                        f.strip_prefix(prefix)
+                            .filter(|v| v.bytes().all(|b| b.is_ascii_digit()))
+                    });
+                    if text_v != Some(m[field].to_string().as_str()) {
+                        fail(format!(
+                            "skmem {prefix} {text_v:?} against {field} {}",
+                            m[field]
+                        ));
+                    }
+                }
+            }
+            if opts.contains('i') && o["state"] != "LISTEN" {
+                let ti = &o["tcp_info"];
+                let cong = o["cong"].as_str().unwrap_or("?");
+                if !r.iter().any(|t| t == cong) {
+                    fail(format!("cong {cong} not in the row"));
+                }
+                for (name, field) in [("mss:", "snd_mss"), ("cwnd:", "snd_cwnd")] {
+                    if token(r, name) != Some(ti[field].to_string().as_str()) {
+                        fail(format!(
+                            "{name} {:?} against {field} {}",
+                            token(r, name),
+                            ti[field]
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    crate::util::assert_no_failures(&failures);
+    drop(sc);
+}

@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::*;
 /// Environment variable: `0` turns the unprivileged shadow of [`run`] off (ignored under
-/// `CI=true`, where it always runs).
+/// `CI=true`, where it always runs). `SOCKQ_SHADOW_LOG=FILE` appends one line per
+/// unprivileged run to FILE (nobody's exit code, root's, whether rows were compared, argv).
 pub(crate) const UNPRIV_VAR: &str = "SOCKQ_TEST_UNPRIV";
 
 /// The uid and gid of `nobody`, the unprivileged user.
@@ -241,6 +242,28 @@ pub(crate) fn shadow_unprivileged(cmd: &Command, original: &Output) {
     }
     if kills(&record.args) && out.status.success() && stdout_has_rows(&out.stdout) {
         problems.push("-K reported killed sockets with status 0, as nobody".to_owned());
+    }
+    // For the figures in docs/reliability.md: one line per unprivileged run.
+    if let Some(log) = std::env::var_os("SOCKQ_SHADOW_LOG") {
+        use std::io::Write as _;
+        let line = format!(
+            "{} {} {} {:?}\n",
+            record.code.map_or("signal".to_owned(), |c| c.to_string()),
+            original.status.code().unwrap_or(-1),
+            if rows_must_match(&record.args) {
+                "rows"
+            } else {
+                "-"
+            },
+            record.args
+        );
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+        {
+            let _ = f.write_all(line.as_bytes());
+        }
     }
     if let Ok(mut seen) = SHADOWED.lock() {
         seen.push(record);
