@@ -15,9 +15,11 @@
 #![forbid(unsafe_code)]
 
 pub mod detail;
+pub mod identity;
 pub mod info;
 pub mod names;
 pub mod process;
+pub mod sink;
 pub mod socket;
 pub mod state;
 pub mod table;
@@ -26,8 +28,10 @@ pub use detail::{
     Detail, NetlinkDetail, PacketDetail, PacketInfo, PacketRing, TipcDetail, UnixDetail, XdpDetail,
     XdpStats, XdpUmem,
 };
+pub use identity::{Container, Identity, Pod, Runtime, UnitKind};
 pub use info::{BbrInfo, DctcpInfo, MptcpInfo, SkMem, TcpInfo, VegasInfo};
 pub use process::{Comm, OpenFile, Owner, ProcessInfo};
+pub use sink::{FileRole, FileUse, Files, ProcessDetail, Reader, ReaderKind, Stream, StreamKind};
 pub use socket::{Endpoint, Shutdown, Socket, Timer, TimerKind, UnixName};
 pub use state::{State, StateSet};
 pub use table::{Family, FamilySet, Table, TableSet};

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+pub use crate::identity::{Container, Identity, Pod, Runtime, UnitKind};
+
 /// A process name (`/proc/PID/comm`, at most 15 bytes in the kernel), kept
 /// inline so that building the owner map allocates nothing per fd. Longer
 /// names are cut at 63 bytes.

@@ -46,7 +46,7 @@ impl<'a> Obj<'a> {
     /// A number field.
     pub fn num(&mut self, k: &str, v: impl Into<u64>) -> &mut Self {
         self.key(k);
-        super::row::push_u64(self.b, v.into());
+        super::num::push_u64(self.b, v.into());
         self
     }
 
@@ -56,7 +56,7 @@ impl<'a> Obj<'a> {
         if v < 0 {
             self.b.push(b'-');
         }
-        super::row::push_u64(self.b, v.unsigned_abs());
+        super::num::push_u64(self.b, v.unsigned_abs());
         self
     }
 
