@@ -7,7 +7,7 @@ use crate::config::Config;
 use crate::error::CliError;
 use crate::filtering::FilterSet;
 use crate::plan::Plan;
-use sockq_model::{FamilySet, Owner, Socket, StateSet, TableSet};
+use sockq_model::{FamilySet, Owner, Socket, State, StateSet, Table, TableSet};
 use sockq_proc::OwnerMap;
 use std::path::Path;
 
@@ -51,7 +51,12 @@ impl<'a> Select<'a> {
     /// the filter; `None` when it is not shown.
     #[inline]
     pub fn pick(&self, s: &Socket) -> Option<&'a [Owner]> {
-        if !self.states.contains(s.state) || !self.families.contains(s.family) {
+        // The kernel reports a bound-inactive TCP socket (asked for with
+        // `-B`) in its real state, CLOSE; ss shows what the kernel sent.
+        let bound_inactive = s.state == State::Close
+            && s.table == Table::Tcp
+            && self.states.contains(State::BoundInactive);
+        if !(self.states.contains(s.state) || bound_inactive) || !self.families.contains(s.family) {
             return None;
         }
         let own = self.owners_of(s);
