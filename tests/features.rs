@@ -1181,3 +1181,48 @@ fn json_values_equal_the_table_field_by_field() {
     crate::util::assert_no_failures(&failures);
     drop(sc);
 }
+
+/// `-B` and `state bound-inactive`: a TCP socket bound but neither listening nor connecting,
+/// which the kernel reports in its real state (CLOSE); `state closed` alone lists nothing. The
+/// same bytes as ss 7.1 (ss 6.1 has no `-B`).
+#[test]
+fn bound_inactive_and_closed_like_ss_7_1() {
+    if !root_or_skip("bound_inactive_and_closed_like_ss_7_1") || subject_is_ss() {
+        return;
+    }
+    let Some(ss71) = ss71() else {
+        return;
+    };
+    let ns = Netns::new();
+    let held = ns.enter(|| {
+        let bound = crate::util::new_socket(
+            rustix::net::AddressFamily::INET,
+            rustix::net::SocketType::STREAM,
+            None,
+        );
+        rustix::net::bind(&bound, &v4(127, 0, 0, 1, 7181)).unwrap_or_else(|e| panic!("{e}"));
+        (bound, tcp_listener(v4(127, 0, 0, 1, 7182), 128, None))
+    });
+    for args in [
+        &["-tnB"][..],
+        &["-tnaB"],
+        &["-tn", "state", "bound-inactive"],
+        &["-tn", "state", "closed"],
+        &["-tan"],
+    ] {
+        let ours = run_ok(&mut ns.sockq(args));
+        let theirs = run_ok(&mut ns.exec(&ss71, args));
+        assert_eq!(
+            stdout_text(&ours),
+            stdout_text(&theirs),
+            "{args:?}: sockq against ss 7.1"
+        );
+        let bound_listed = stdout_text(&ours).contains("127.0.0.1:7181 ");
+        let want = args
+            .iter()
+            .any(|a| (a.starts_with('-') && a.contains('B')) || *a == "bound-inactive")
+            || args == ["-tan"];
+        assert_eq!(bound_listed, want, "{args:?}\n{}", show_output(&ours));
+    }
+    drop(held);
+}
