@@ -311,7 +311,12 @@ impl AllNetns {
 /// Enters `path` on the calling (worker) thread.
 fn enter(path: &Path) -> Result<(), CliError> {
     if let Err(e) = enter_netns(path) {
-        if vanished(&e) {
+        // EINVAL: the name is there but no namespace is mounted on it, as
+        // while `ip netns del` (umount, then unlink) or `ip netns add`
+        // (create, then mount) runs: gone, or not there yet.
+        let unmounted = matches!(&e, sockq_netlink::Error::Io { source, .. }
+            if source.raw_os_error() == Some(22));
+        if vanished(&e) || unmounted {
             return Err(CliError::Done);
         }
         return Err(CliError::Runtime(format!(
