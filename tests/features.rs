@@ -597,6 +597,22 @@ fn all_netns_orders_rows_by_namespace_and_shows_owners_in_each() {
             show_output(&out)
         );
     }
+    // --sort is global across namespaces: 7120 (b), 7121 (a), 7122 (b).
+    let out = run_ok(sockq().args(["--all-netns", "-tln", "--sort", "lport", filter]));
+    let order: Vec<(String, String)> = stdout_text(&out)
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let ns = l.split_whitespace().next()?.to_owned();
+            let local = l.split_whitespace().find(|t| t.starts_with("127.0.0.1:"))?;
+            Some((ns, local.to_owned()))
+        })
+        .collect();
+    let want: Vec<(String, String)> = [(b.name(), 7120), (a.name(), 7121), (b.name(), 7122)]
+        .iter()
+        .map(|(n, p)| (n.to_string(), format!("127.0.0.1:{p}")))
+        .collect();
+    assert_eq!(order, want, "{}", show_output(&out));
     let out = run_ok(sockq().args(["--all-netns", "-tlnP", filter]));
     assert_eq!(
         stdout_text(&out).matches(&format!("\tprocess ")).count(),
@@ -1225,4 +1241,50 @@ fn bound_inactive_and_closed_like_ss_7_1() {
         assert_eq!(bound_listed, want, "{args:?}\n{}", show_output(&ours));
     }
     drop(held);
+}
+
+/// `--all-netns` while namespaces come and go: one that vanishes (or is still being made) during
+/// the run is skipped, never an error, and the stable namespace's listener is always listed.
+#[test]
+fn all_netns_skips_namespaces_that_vanish_mid_run() {
+    if !root_or_skip("all_netns_skips_namespaces_that_vanish_mid_run") || subject_is_ss() {
+        return;
+    }
+    let stable = Netns::new();
+    let l = stable.enter(|| tcp_listener(v4(127, 0, 0, 1, 7190), 128, None));
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let mut failures = Vec::new();
+    let mut runs = 0;
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut n = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                // Netns::new/drop: `ip netns add` then `ip netns del`, unique names.
+                drop(Netns::new());
+                n += 1;
+            }
+            println!("{n} namespaces made and deleted during the runs");
+        });
+        for _ in 0..40 {
+            let out =
+                crate::util::run_plain(sockq().args(["--all-netns", "-Htln", "sport = :7190"]));
+            runs += 1;
+            let text = stdout_text(&out);
+            if !out.status.success()
+                || !out.stderr.is_empty()
+                || text.lines().count() != 1
+                || !text.starts_with(&format!("{} ", stable.name()))
+            {
+                failures.push(show_output(&out));
+            }
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+    assert!(
+        failures.is_empty(),
+        "{} of {runs} runs went wrong:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    drop(l);
 }
