@@ -282,7 +282,7 @@ const LIVE_CASES: &[(&str, &str, (usize, usize))] = &[
     ),
     ("-tan exclude listening", "sport >= :5000", (18, 2)),
     ("-tan state listening", "src 127.0.0.0/8", (4, 0)),
-    ("-tan state time-wait", "dport = :8080", (1, 0)),
+    ("-tan state time-wait", "dport = :8080", (1, 1)),
     ("-tn state connected", "dst 127.0.0.1", (8, 1)),
     ("-tan state syn-sent", "dport = :5004", (1, 0)),
     // UDP.
@@ -344,10 +344,15 @@ fn live_case(ns: &Netns, args: &[String], want: (usize, usize)) -> Result<(), St
     );
     let ss_text = stdout_text(&ss_out);
     let ss_rows = parse_table(&ss_text).rows;
-    let tw = ss_rows
-        .iter()
-        .filter(|r| r.state.as_deref() == Some("TIME-WAIT"))
-        .count();
+    // `state time-wait` hides the State column: every row is TIME-WAIT.
+    let tw = if args.iter().any(|a| a == "time-wait") {
+        ss_rows.len()
+    } else {
+        ss_rows
+            .iter()
+            .filter(|r| r.state.as_deref() == Some("TIME-WAIT"))
+            .count()
+    };
     if ss_rows.len() - tw != want.0.saturating_sub(want.1) || tw > want.1 {
         return Err(format!(
             "{shown}: ss lists {} rows ({tw} TIME-WAIT), the case records {want:?}; \

@@ -399,7 +399,7 @@ pub(crate) fn rows_must_match(args: &[OsString]) -> bool {
 
 /// The rows of a table for comparing two runs: queues cleared (they move between runs), details
 /// dropped (timers, counters, and continuation lines: a BPF filter only root may read), and
-/// each run's own sock_diag socket (`tcpdiag:sockq/PID`) left out. Sorted; None when the text
+/// each run's own sock_diag socket (`tcpdiag:sockq/PID`, `4:PID` with `-n`) left out. Sorted; None when the text
 /// is not a table.
 pub(crate) fn comparable_rows(stdout: &[u8]) -> Option<Vec<Row>> {
     let text = String::from_utf8_lossy(stdout);
@@ -412,7 +412,7 @@ pub(crate) fn comparable_rows(stdout: &[u8]) -> Option<Vec<Row>> {
     let mut rows: Vec<Row> = t
         .rows
         .into_iter()
-        .filter(|r| !r.local.starts_with("tcpdiag:"))
+        .filter(|r| !r.local.starts_with("tcpdiag:") && !r.local.starts_with("4:"))
         .map(|mut r| {
             r.recv_q.clear();
             r.send_q.clear();
