@@ -21,6 +21,9 @@ mod events;
 /// Regressions from hostile use: bound-inactive, interface bytes, /proc raw rows, endless
 /// inputs, --all-netns races and privilege, warnings and owner notices.
 mod fidelity;
+/// Features run end to end nowhere else: sockq-only predicates, -K selection, --sort keys,
+/// selection flags, states, --explain, -D -, COLUMNS, abbreviations, -E --json-lines.
+mod features;
 /// The filter language end to end: ssfilter.t replay, live expressions.
 mod filter;
 /// --metrics and --metrics-file: promtool, node_exporter and Prometheus.

@@ -38,6 +38,11 @@ const SUCCESS: Outcome = Outcome { code: 0 };
 
 /// Runs the whole command.
 pub fn run(cfg: &Config) -> Result<Outcome, CliError> {
+    // A usage error, so before the namespace is opened or entered: without
+    // the privilege to enter it, `-N NS -K` must still say it needs a filter.
+    if cfg.kill {
+        kill::check_selection(cfg)?;
+    }
     match Scope::of(cfg)? {
         Scope::All => run_all(cfg),
         // The whole run happens on a thread inside the namespace: sockets,
@@ -57,9 +62,6 @@ fn explain(plan: &Plan) -> Result<Outcome, CliError> {
 /// thread entered a namespace of its own (`-N`).
 fn run_here(cfg: &Config, in_netns: bool) -> Result<Outcome, CliError> {
     let start = Instant::now();
-    if cfg.kill {
-        kill::check_selection(cfg)?;
-    }
     let plan = Plan::new(cfg)?;
     if cfg.explain {
         return explain(&plan);
