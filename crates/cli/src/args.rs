@@ -65,7 +65,7 @@ pub struct Args {
     #[arg(short = 'j', long, help_heading = "Output")]
     pub json: bool,
     /// Print one JSON object per line.
-    #[arg(long = "json-lines", help_heading = "Output")]
+    #[arg(long = "json-lines", conflicts_with = "json", help_heading = "Output")]
     pub json_lines: bool,
     /// Sort rows (holds all rows in memory).
     #[arg(long, value_enum, help_heading = "Output")]
@@ -193,6 +193,8 @@ pub struct Args {
         short = 'D',
         long = "diag",
         value_name = "FILE",
+        // -D writes replies and exits: any other mode would be silently ignored.
+        conflicts_with_all = ["events", "kill", "summary", "json", "json_lines", "dry_run"],
         help_heading = "Input and namespaces"
     )]
     pub diag: Option<PathBuf>,
@@ -222,13 +224,23 @@ pub struct Args {
 
     // ---- Actions ----
     /// Forcibly close the matching sockets (needs a filter or a state).
-    #[arg(short = 'K', long, help_heading = "Actions")]
+    #[arg(
+        short = 'K',
+        long,
+        conflicts_with = "summary",
+        help_heading = "Actions"
+    )]
     pub kill: bool,
     /// With -K: show what would be closed, close nothing.
     #[arg(long = "dry-run", help_heading = "Actions")]
     pub dry_run: bool,
     /// Follow destroyed sockets.
-    #[arg(short = 'E', long, help_heading = "Actions")]
+    #[arg(
+        short = 'E',
+        long,
+        conflicts_with = "summary",
+        help_heading = "Actions"
+    )]
     pub events: bool,
 
     /// Show SELinux contexts (not supported: no SELinux here).
@@ -247,6 +259,7 @@ pub struct Args {
     pub generate: Option<String>,
 
     /// `[ state STATE-FILTER ] [ EXPRESSION ]`
-    #[arg(value_name = "FILTER")]
-    pub filter: Vec<String>,
+    // OsString: a unix path that is not UTF-8 is a valid value.
+    #[arg(value_name = "FILTER", value_parser = clap::value_parser!(std::ffi::OsString))]
+    pub filter: Vec<std::ffi::OsString>,
 }

@@ -209,9 +209,8 @@ impl Config {
                         Some(rest) => (true, rest),
                         None => (false, id),
                     };
-                    let set = TableSet::parse_query_id(id).ok_or_else(|| {
-                        CliError::Usage(format!("\"{id}\" is illegal socket table id"))
-                    })?;
+                    let set = TableSet::parse_query_id(id)
+                        .ok_or_else(|| CliError::Usage(crate::usage::bad_query_id(id)))?;
                     q = if neg { q.minus(set) } else { q.union(set) };
                 }
             }
@@ -252,8 +251,13 @@ impl Config {
             explicit_states = true;
         }
         // state/exclude words, before the expression.
-        let (words_mask, rest) = sockq_filter::peel_state_words(&a.filter)
-            .map_err(|e| CliError::Usage(e.to_string()))?;
+        let words: Vec<String> = a
+            .filter
+            .iter()
+            .map(|w| crate::usage::filter_text(w.as_encoded_bytes()))
+            .collect();
+        let (words_mask, rest) =
+            sockq_filter::peel_state_words(&words).map_err(|e| CliError::Usage(e.to_string()))?;
         let state_words = words_mask.is_some();
         if let Some(mask) = words_mask {
             states = mask;

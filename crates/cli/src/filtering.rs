@@ -146,16 +146,21 @@ struct PerNetns {
 /// Lines whose first non-blank character is `#` are comments. Unlike ss,
 /// a line starting with `0` is kept.
 fn read_filter_file(path: &std::path::Path) -> Result<String, CliError> {
-    let mut text = String::new();
+    let mut raw = Vec::new();
     if path.as_os_str() == "-" {
         std::io::stdin()
-            .read_to_string(&mut text)
+            .read_to_end(&mut raw)
             .map_err(|e| CliError::Usage(format!("reading the filter from stdin: {e}")))?;
     } else {
-        text = std::fs::read_to_string(path).map_err(|e| {
-            CliError::Usage(format!("cannot read filter file {}: {e}", path.display()))
+        raw = std::fs::read(path).map_err(|e| {
+            CliError::Usage(format!(
+                "cannot read filter file {}: {e}",
+                crate::sanitize::escaped(path.as_os_str().as_encoded_bytes())
+            ))
         })?;
     }
+    // Bytes that are not UTF-8 (a unix path) are spelled `\xHH`.
+    let text = crate::usage::filter_text(&raw);
     Ok(text
         .lines()
         .filter(|l| !l.trim_start().starts_with('#'))
@@ -286,6 +291,11 @@ impl FilterSet {
             .as_ref()
             .map(|p| p.names.iter().cloned().collect())
             .unwrap_or_default()
+    }
+
+    /// Whether there is an expression at all (`-F /dev/null` gives none).
+    pub fn has_expression(&self) -> bool {
+        self.filter.is_some()
     }
 
     /// Whether the socket passes (always true without a filter).

@@ -13,11 +13,14 @@ use sockq_netlink::destroy::Destroyer;
 
 const ENOENT: i32 = 2;
 
-/// Refuses a kill without a filter expression or state words.
-pub fn check_selection(cfg: &Config) -> Result<(), CliError> {
-    let expression =
-        cfg.filter_words.iter().any(|w| !w.trim().is_empty()) || cfg.filter_file.is_some();
-    if expression || cfg.state_words {
+/// Refuses a kill without a filter expression or state words. Called with
+/// the built filter: an `-F` file that is empty or only comments (or empty
+/// stdin) is no selection either.
+pub fn check_selection(
+    cfg: &Config,
+    filters: &crate::filtering::FilterSet,
+) -> Result<(), CliError> {
+    if filters.has_expression() || cfg.state_words {
         return Ok(());
     }
     Err(CliError::Usage(

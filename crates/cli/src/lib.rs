@@ -29,6 +29,7 @@ pub mod resolve;
 pub mod run;
 pub mod sanitize;
 pub mod services;
+pub mod usage;
 
 use clap::{CommandFactory, FromArgMatches};
 use error::CliError;
@@ -38,11 +39,11 @@ use std::process::ExitCode;
 /// Parses the command line. Help and version print to stdout and exit 0;
 /// any other clap error becomes one line and exit 2 (never the whole usage).
 pub fn parse_args(argv: Vec<OsString>) -> Result<config::Config, CliError> {
-    let matches = match args::Args::command().try_get_matches_from(argv) {
+    let matches = match args::Args::command().try_get_matches_from(&argv) {
         Ok(m) => m,
-        Err(e) => return Err(clap_error(e)),
+        Err(e) => return Err(clap_error(e, &argv)),
     };
-    let a = args::Args::from_arg_matches(&matches).map_err(clap_error)?;
+    let a = args::Args::from_arg_matches(&matches).map_err(|e| clap_error(e, &argv))?;
     if let Some(what) = &a.generate {
         generate(what)?;
         return Err(CliError::Done);
@@ -76,8 +77,8 @@ fn generate(what: &str) -> Result<(), CliError> {
     Ok(())
 }
 
-fn clap_error(e: clap::Error) -> CliError {
-    use clap::error::ErrorKind;
+fn clap_error(e: clap::Error, argv: &[OsString]) -> CliError {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
     match e.kind() {
         ErrorKind::DisplayHelp
         | ErrorKind::DisplayVersion
@@ -85,13 +86,36 @@ fn clap_error(e: clap::Error) -> CliError {
             let _ = e.print();
             CliError::Done
         }
-        _ => {
-            let text = e.to_string();
-            let first = text.lines().next().unwrap_or("invalid arguments");
-            let msg = first.strip_prefix("error: ").unwrap_or(first);
-            CliError::Usage(format!("{msg} (see --help)"))
+        ErrorKind::UnknownArgument => {
+            let Some(ContextValue::String(arg)) = e.get(ContextKind::InvalidArg) else {
+                return first_line(&e);
+            };
+            let arg = arg.clone();
+            if let Some(msg) = usage::ambiguous_long(&args::Args::command(), &arg) {
+                return CliError::Usage(msg);
+            }
+            let suggestion = match e.get(ContextKind::SuggestedArg) {
+                Some(ContextValue::String(s)) => Some(s.clone()),
+                _ => usage::similar(&args::Args::command(), &arg),
+            };
+            match suggestion {
+                Some(s) => CliError::Usage(format!(
+                    "unexpected argument '{arg}' found; did you mean '{s}'? (see --help)"
+                )),
+                None => first_line(&e),
+            }
         }
+        ErrorKind::InvalidUtf8 => CliError::Usage(usage::not_utf8(argv)),
+        _ => first_line(&e),
     }
+}
+
+/// clap's first line, without its `error: ` prefix and usage dump.
+fn first_line(e: &clap::Error) -> CliError {
+    let text = e.to_string();
+    let first = text.lines().next().unwrap_or("invalid arguments");
+    let msg = first.strip_prefix("error: ").unwrap_or(first);
+    CliError::Usage(format!("{msg} (see --help)"))
 }
 
 /// The binary's entry point.

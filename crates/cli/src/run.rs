@@ -95,10 +95,10 @@ pub(crate) fn net_root(proc_root: &Path, in_netns: bool) -> PathBuf {
 /// Runs the command in the calling thread's namespace. `in_netns`: the
 /// thread entered a namespace of its own (`-N`).
 fn run_here(cfg: &Config, in_netns: bool) -> Result<Outcome, CliError> {
-    if cfg.kill {
-        crate::kill::check_selection(cfg)?;
-    }
     let filters = filtering::build(cfg)?;
+    if cfg.kill {
+        crate::kill::check_selection(cfg, &filters)?;
+    }
     if cfg.explain {
         let mut out = std::io::stdout().lock();
         writeln!(out, "{}", filters.explain())?;

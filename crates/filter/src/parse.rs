@@ -206,12 +206,25 @@ fn range(p: &Pair<'_, Rule>) -> Range<usize> {
     s.start()..s.end()
 }
 
-/// Removes backslash escapes: `\x` is `x`.
+/// Removes backslash escapes: `\c` is `c`, except `\xHH` (two hex
+/// digits), which is the byte HH: how a name that is not UTF-8 is written
+/// (sockq prints such bytes that way, and reads its arguments that way).
 fn unescape(v: &str) -> String {
     let mut out = String::with_capacity(v.len());
     let mut it = v.chars();
     while let Some(c) = it.next() {
         if c == '\\' {
+            let rest = it.as_str();
+            if let Some(byte) = rest
+                .strip_prefix('x')
+                .and_then(|h| h.get(..2))
+                .filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()))
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
+                out.push(crate::glob::byte_char(byte));
+                it = rest.get(3..).unwrap_or("").chars();
+                continue;
+            }
             if let Some(n) = it.next() {
                 out.push(n);
             }
