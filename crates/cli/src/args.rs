@@ -25,7 +25,7 @@ pub enum SortKey {
     Inode,
 }
 
-/// sockq: investigate sockets, the way ss does, plus JSON, processes and every namespace.
+/// Investigate sockets, the way ss does, plus JSON, processes and every namespace.
 ///
 /// FILTER is `[ state STATE-FILTER ] [ EXPRESSION ]`, ss's language:
 /// `sockq -tlnp '( sport = :80 )'`, `sockq state established '( dport = :ssh )'`.
@@ -68,7 +68,7 @@ pub struct Args {
     #[arg(long = "json-lines", conflicts_with = "json", help_heading = "Output")]
     pub json_lines: bool,
     /// Sort rows (holds all rows in memory).
-    #[arg(long, value_enum, help_heading = "Output")]
+    #[arg(long, value_enum, value_name = "KEY", help_heading = "Output")]
     pub sort: Option<SortKey>,
     /// Print the parsed filter and the kernel bytecode, then exit.
     #[arg(long, help_heading = "Output")]

@@ -20,6 +20,7 @@ pub mod error;
 pub mod events;
 pub mod families;
 pub mod filtering;
+pub mod generate;
 pub mod kill;
 pub mod names;
 pub mod netns;
@@ -45,36 +46,10 @@ pub fn parse_args(argv: Vec<OsString>) -> Result<config::Config, CliError> {
     };
     let a = args::Args::from_arg_matches(&matches).map_err(|e| clap_error(e, &argv))?;
     if let Some(what) = &a.generate {
-        generate(what)?;
+        generate::generate(what)?;
         return Err(CliError::Done);
     }
     config::Config::new(&a, &matches)
-}
-
-/// `--generate`: completions and the man page, from the clap definitions.
-fn generate(what: &str) -> Result<(), CliError> {
-    use clap_complete::Shell;
-    use std::io::Write as _;
-    let mut cmd = args::Args::command();
-    let mut out = std::io::stdout().lock();
-    let shell = match what {
-        "bash" => Shell::Bash,
-        "zsh" => Shell::Zsh,
-        "fish" => Shell::Fish,
-        _ => {
-            return clap_mangen::Man::new(cmd)
-                .section("8")
-                .render(&mut out)
-                .map_err(CliError::from);
-        }
-    };
-    // Into memory first: clap_complete panics when its writer fails (a
-    // closed pipe), while a failed write here is an ordinary error.
-    let mut script = Vec::new();
-    clap_complete::generate(shell, &mut cmd, "sockq", &mut script);
-    out.write_all(&script)?;
-    out.flush()?;
-    Ok(())
 }
 
 fn clap_error(e: clap::Error, argv: &[OsString]) -> CliError {
