@@ -98,31 +98,10 @@ impl<'a> Obj<'a> {
     }
 }
 
-/// Appends a JSON string.
+/// Appends a JSON string: [`crate::sanitize::json_str`], the one JSON
+/// escaping function.
 pub fn push_str(b: &mut Vec<u8>, v: &[u8]) {
-    b.push(b'"');
-    let s = String::from_utf8_lossy(v);
-    for c in s.chars() {
-        match c {
-            '"' => b.extend_from_slice(b"\\\""),
-            '\\' => b.extend_from_slice(b"\\\\"),
-            '\n' => b.extend_from_slice(b"\\n"),
-            '\r' => b.extend_from_slice(b"\\r"),
-            '\t' => b.extend_from_slice(b"\\t"),
-            c if (c as u32) < 0x20
-                || c == '\u{7f}'
-                || ('\u{202a}'..='\u{202e}').contains(&c)
-                || ('\u{2066}'..='\u{2069}').contains(&c) =>
-            {
-                let _ = write!(b, "\\u{:04x}", c as u32);
-            }
-            c => {
-                let mut t = [0u8; 4];
-                b.extend_from_slice(c.encode_utf8(&mut t).as_bytes());
-            }
-        }
-    }
-    b.push(b'"');
+    crate::sanitize::json_str(b, v);
 }
 
 fn push_addr(b: &mut Vec<u8>, a: IpAddr) {
