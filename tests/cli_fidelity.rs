@@ -931,7 +931,6 @@ fn json_process_info_has_deleted_and_append_fields() {
     let pid = cat.child.id();
     let filter = format!("pid = {pid}");
     let (code, json, e) = split(&run(sockq().args(["-xaP", "--json", &filter])));
-    let _ = std::fs::remove_dir_all(&logs);
     assert_eq!(code, 0, "{e}");
     let v: serde_json::Value =
         serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"));
@@ -961,6 +960,7 @@ fn json_process_info_has_deleted_and_append_fields() {
     );
     // The text says the same.
     let (_, text, _) = split(&run(sockq().args(["-xaP", &filter])));
+    let _ = std::fs::remove_dir_all(&logs);
     assert!(
         text.contains("(fd 1, append)") && text.contains("(fd 2, deleted)"),
         "{text}"

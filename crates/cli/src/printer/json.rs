@@ -246,6 +246,15 @@ fn tcp_info(b: &mut Vec<u8>, t: &sockq_model::TcpInfo) {
     o.end();
 }
 
+/// A link target without the kernel's ` (deleted)` suffix, and whether it
+/// had one.
+fn without_deleted(v: &[u8]) -> (&[u8], bool) {
+    match v.strip_suffix(b" (deleted)") {
+        Some(p) => (p, true),
+        None => (v, false),
+    }
+}
+
 fn process_info(b: &mut Vec<u8>, p: &ProcessInfo) {
     let mut o = Obj::new(b);
     o.num("pid", p.pid).num("ppid", p.ppid).num("uid", p.uid);
@@ -266,14 +275,17 @@ fn process_info(b: &mut Vec<u8>, p: &ProcessInfo) {
     if let Some(e) = &p.exe {
         o.str("exe", e).bool("exe_deleted", p.exe_deleted);
     }
-    if let Some(c) = &p.cwd {
-        o.str("cwd", c);
-    }
-    if let Some(x) = &p.stdout {
-        o.str("stdout", x);
-    }
-    if let Some(x) = &p.stderr {
-        o.str("stderr", x);
+    // The kernel marks a removed target with a ` (deleted)` suffix: JSON
+    // gives the path and a flag, as for `exe`.
+    for (key, flag, v) in [
+        ("cwd", "cwd_deleted", &p.cwd),
+        ("stdout", "stdout_deleted", &p.stdout),
+        ("stderr", "stderr_deleted", &p.stderr),
+    ] {
+        if let Some(v) = v {
+            let (path, deleted) = without_deleted(v);
+            o.str(key, path).bool(flag, deleted);
+        }
     }
     o.raw("log_files", |b| {
         b.push(b'[');
@@ -282,7 +294,10 @@ fn process_info(b: &mut Vec<u8>, p: &ProcessInfo) {
                 b.push(b',');
             }
             let mut fo = Obj::new(b);
-            fo.num("fd", f.fd).str("path", &f.target);
+            fo.num("fd", f.fd)
+                .str("path", &f.target)
+                .bool("append", f.append)
+                .bool("deleted", f.deleted);
             fo.end();
         }
         b.push(b']');

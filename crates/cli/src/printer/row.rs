@@ -82,7 +82,8 @@ fn push_ipv4(out: &mut Vec<u8>, a: [u8; 4]) {
 /// The address part of an inet endpoint, as ss prints it (without `:`).
 pub fn push_inet_addr(out: &mut Vec<u8>, addr: IpAddr, v6only: Option<bool>, names: &Names) {
     if let Some(host) = names.host(addr) {
-        out.extend_from_slice(host.as_bytes());
+        // NSS answers with whatever /etc/hosts or DNS holds.
+        escape_bytes(out, host.as_bytes());
         return;
     }
     match addr {
