@@ -24,6 +24,7 @@ pub mod generate;
 pub mod kill;
 pub mod names;
 pub mod netns;
+pub mod outfile;
 pub mod output;
 pub mod printer;
 pub mod resolve;
