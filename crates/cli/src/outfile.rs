@@ -115,11 +115,11 @@ impl OutFile {
             let r = w.flush().and_then(|()| w.get_ref().sync_data().or(Ok(())));
             r.map_err(|e| self.error("writing", &e))?;
         }
-        if let Some(tmp) = self.temp.take() {
-            if let Err(e) = std::fs::rename(&tmp, &self.path) {
-                let _ = std::fs::remove_file(&tmp);
-                return Err(self.error("replacing", &e));
-            }
+        if let Some(tmp) = self.temp.take()
+            && let Err(e) = std::fs::rename(&tmp, &self.path)
+        {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(self.error("replacing", &e));
         }
         Ok(())
     }
