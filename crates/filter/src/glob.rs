@@ -167,7 +167,14 @@ impl Glob {
                         Some((false, _)) => None,
                         None => self.eq(b'[', s.at(i)).then_some(p + 1),
                     },
-                    Some(b'\\') if p + 1 < pat.len() => {
+                    // `\` quotes a glob character only: before anything else it
+                    // is a backslash of the name (sockq prints one as `\\`,
+                    // which the expression has already turned into `\`).
+                    Some(b'\\')
+                        if pat
+                            .get(p + 1)
+                            .is_some_and(|c| matches!(c, b'*' | b'?' | b'[' | b']' | b'\\')) =>
+                    {
                         let lit = pat.get(p + 1).copied().unwrap_or(0);
                         self.eq(lit, s.at(i)).then_some(p + 2)
                     }
