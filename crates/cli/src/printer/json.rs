@@ -18,6 +18,10 @@ pub struct JsonPrinter<W: Write> {
     buf: Vec<u8>,
     netns: Option<String>,
     time: Option<f64>,
+    /// `-K --dry-run`: the `action` field of every object.
+    action: Option<&'static str>,
+    /// `-s`: the summary object, written in the same document.
+    summary: Option<Vec<u8>>,
 }
 
 /// A tiny JSON object writer over a byte buffer.
@@ -315,6 +319,38 @@ impl<W: Write> JsonPrinter<W> {
             buf: Vec::with_capacity(1024),
             netns: None,
             time: None,
+            action: None,
+            summary: None,
+        }
+    }
+
+    /// `action` in every following object (`"would-close"` for a dry run).
+    pub fn set_action(&mut self, action: Option<&'static str>) {
+        self.action = action;
+    }
+
+    /// Puts the `-s` summary object in the same document: the output is
+    /// `{"summary": …, "sockets": […]}` instead of an array (with
+    /// `--json-lines`, a first line `{"summary": …}`).
+    pub fn set_summary(&mut self, summary: Vec<u8>) {
+        self.summary = Some(summary);
+    }
+
+    /// What comes before the first socket (or before nothing).
+    fn opening(&self, b: &mut Vec<u8>) {
+        match (&self.summary, self.lines) {
+            (Some(sum), false) => {
+                b.extend_from_slice(b"{\"summary\":");
+                b.extend_from_slice(sum);
+                b.extend_from_slice(b",\"sockets\":[\n");
+            }
+            (Some(sum), true) => {
+                b.extend_from_slice(b"{\"summary\":");
+                b.extend_from_slice(sum);
+                b.extend_from_slice(b"}\n");
+            }
+            (None, false) => b.extend_from_slice(b"[\n"),
+            (None, true) => {}
         }
     }
 
@@ -341,17 +377,24 @@ impl<W: Write> JsonPrinter<W> {
         info: &dyn Fn(u32) -> Option<&'i ProcessInfo>,
         cgroup: &dyn Fn(u64) -> Option<&'c str>,
     ) -> io::Result<()> {
-        let b = &mut self.buf;
+        let mut b = std::mem::take(&mut self.buf);
         b.clear();
-        if !self.lines {
-            b.extend_from_slice(if self.count == 0 { b"[\n" } else { b",\n" });
+        if self.count == 0 {
+            self.opening(&mut b);
+        } else if !self.lines {
+            b.extend_from_slice(b",\n");
         }
+        self.buf = b;
+        let b = &mut self.buf;
         let mut o = Obj::new(b);
         if let Some(n) = &self.netns {
             o.str("netns", n.as_bytes());
         }
         if let Some(t) = self.time {
             o.float("time", t);
+        }
+        if let Some(a) = self.action {
+            o.str("action", a.as_bytes());
         }
         o.str("netid", s.table.netid().as_bytes());
         o.str("state", s.state.name().as_bytes());
@@ -497,10 +540,24 @@ impl<W: Write> JsonPrinter<W> {
 
     /// Closes the array and flushes.
     pub fn finish(&mut self) -> io::Result<()> {
-        if !self.lines {
-            self.out
-                .write_all(if self.count == 0 { b"[]\n" } else { b"\n]\n" })?;
+        let mut end = Vec::new();
+        if self.count == 0 {
+            self.opening(&mut end);
+            if !self.lines {
+                // `[\n` becomes `[]`.
+                end.pop();
+                end.push(b']');
+            }
+        } else if !self.lines {
+            end.extend_from_slice(b"\n]");
         }
+        if !self.lines {
+            if self.summary.is_some() {
+                end.push(b'}');
+            }
+            end.push(b'\n');
+        }
+        self.out.write_all(&end)?;
         self.out.flush()
     }
 }
@@ -670,5 +727,39 @@ mod tests {
         let v: Vec<serde_json::Value> =
             serde_json::from_slice(&p.out).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(v.len(), 2);
+    }
+
+    #[test]
+    fn summary_and_action_in_one_document() {
+        let names = Names::new(true, false);
+        for n in 0..2 {
+            let mut p = JsonPrinter::new(Vec::new(), false);
+            p.set_summary(b"{\"total\":3}".to_vec());
+            p.set_action(Some("would-close"));
+            for _ in 0..n {
+                p.socket(&tcp(), &[], &Show::default(), &names, &|_| None, &|_| None)
+                    .unwrap_or_else(|e| panic!("{e}"));
+            }
+            p.finish().unwrap_or_else(|e| panic!("{e}"));
+            let v: serde_json::Value =
+                serde_json::from_slice(&p.out).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(v["summary"]["total"], 3);
+            assert_eq!(v["sockets"].as_array().map(Vec::len), Some(n));
+            if n > 0 {
+                assert_eq!(v["sockets"][0]["action"], "would-close");
+            }
+        }
+        let mut p = JsonPrinter::new(Vec::new(), true);
+        p.set_summary(b"{\"total\":3}".to_vec());
+        p.socket(&tcp(), &[], &Show::default(), &names, &|_| None, &|_| None)
+            .unwrap_or_else(|e| panic!("{e}"));
+        p.finish().unwrap_or_else(|e| panic!("{e}"));
+        let text = String::from_utf8(p.out).unwrap_or_default();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert_eq!(lines[0]["summary"]["total"], 3);
     }
 }
