@@ -1,5 +1,6 @@
 //! The `sockq` command: clap arguments, then a resolved [`config::Config`],
-//! then [`run::run`] and the printers.
+//! then [`run::run`]: a one-way pipeline of [`plan`], [`scope`], [`source`],
+//! [`select`] and [`sink`] (docs/architecture.md).
 //!
 //! Errors from every crate end up as a [`error::CliError`], which maps them to
 //! a message and an exit code in one place.
@@ -17,20 +18,20 @@ pub mod args;
 pub mod cgroup;
 pub mod config;
 pub mod error;
-pub mod events;
-pub mod families;
 pub mod filtering;
 pub mod generate;
-pub mod kill;
 pub mod names;
-pub mod netns;
 pub mod outfile;
-pub mod output;
+pub mod plan;
 pub mod printer;
 pub mod resolve;
 pub mod run;
 pub mod sanitize;
+pub mod scope;
+pub mod select;
 pub mod services;
+pub mod sink;
+pub mod source;
 pub mod usage;
 
 use clap::{CommandFactory, FromArgMatches};

@@ -63,7 +63,7 @@ impl Names {
             Some(n) => crate::sanitize::escape_bytes(out, n.as_bytes()),
             None => {
                 out.extend_from_slice(b"if");
-                super::printer::row::push_u64(out, u64::from(ifindex));
+                crate::printer::num::push_u64(out, u64::from(ifindex));
             }
         }
     }
@@ -78,7 +78,7 @@ impl Names {
             Some(n) => out.extend_from_slice(n.as_bytes()),
             None => {
                 out.push(b'[');
-                super::printer::row::push_u64(out, u64::from(proto));
+                crate::printer::num::push_u64(out, u64::from(proto));
                 out.push(b']');
             }
         }
@@ -88,7 +88,7 @@ impl Names {
     pub fn push_netlink_proto(&self, out: &mut Vec<u8>, proto: u8) {
         match sockq_model::names::netlink_protocol_name(proto).filter(|_| !self.numeric) {
             Some(n) => out.extend_from_slice(n.as_bytes()),
-            None => super::printer::row::push_u64(out, u64::from(proto)),
+            None => crate::printer::num::push_u64(out, u64::from(proto)),
         }
     }
 
@@ -100,7 +100,7 @@ impl Names {
             return;
         }
         if self.numeric {
-            super::printer::row::push_u64(out, portid.unsigned_abs());
+            crate::printer::num::push_u64(out, portid.unsigned_abs());
             return;
         }
         if portid == 0 {
@@ -118,6 +118,6 @@ impl Names {
             crate::sanitize::escape_bytes(out, &c);
             out.push(b'/');
         }
-        super::printer::row::push_u64(out, portid.unsigned_abs());
+        crate::printer::num::push_u64(out, portid.unsigned_abs());
     }
 }

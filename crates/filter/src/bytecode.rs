@@ -7,7 +7,7 @@
 //! under an odd number of `not`s. User space then decides.
 
 use crate::ast::Cmp;
-use crate::compile::{HostCond, Node, Side};
+use crate::node::{HostCond, Node, Side};
 use sockq_model::Family;
 use std::fmt::Write as _;
 

@@ -1,9 +1,10 @@
 //! Values: ports, hosts, marks and numbers, read as ss reads them.
 
-use crate::Env;
-use crate::compile::{CompileErrorKind, HostCond};
+use crate::env::Env;
+use crate::error::CompileErrorKind;
 use crate::glob::Glob;
 use crate::names;
+use crate::node::HostCond;
 use sockq_model::{Family, Table};
 use std::net::{IpAddr, Ipv6Addr};
 

@@ -5,7 +5,14 @@
 //! socket inode to every holder `(comm, pid[, tid], fd)`, listed in the order
 //! `ss` prints them. [`process_info`] gathers the "whole answer" about one
 //! process: its command line, binary, working directory, where stdout and
-//! stderr go, and the files it writes to.
+//! stderr go, and the files it writes to. [`Detailer`] adds who the process
+//! is (systemd unit and container, from `/proc/PID/cgroup` and the
+//! container runtime's state on disk), follows fd 1 and 2 through pipes,
+//! FIFOs and unix sockets to the process that reads them (conmon, tee,
+//! logger, journald, the syslog daemon) and classifies written files into
+//! logs and other writes. Pipe ends come from the same single walk
+//! ([`scan_with_ends`]); unix peers from a lookup the caller builds from
+//! unix_diag (this crate does not speak netlink).
 //!
 //! # How the scan works, and why it is fast
 //!
@@ -60,6 +67,10 @@
 //! holders of other sockets (less memory and a smaller sort), never to stop.
 #![forbid(unsafe_code)]
 
+mod cgroup;
+mod containers;
+mod detail;
+mod files;
 mod info;
 mod passwd;
 mod read;
@@ -67,9 +78,11 @@ mod scan;
 
 use std::path::PathBuf;
 
+pub use containers::{Containers, StateDirs};
+pub use detail::{DEV_LOG, Detailer, JOURNAL_STDOUT, PeerLookup, UnixPeer};
 pub use info::{process_info, process_info_with};
 pub use passwd::UserNames;
-pub use scan::{OwnerMap, scan, scan_filtered};
+pub use scan::{End, EndKind, OwnerMap, scan, scan_filtered, scan_with_ends};
 
 /// What went wrong reading `/proc`. Vanishing processes and fds are not
 /// errors; only failures that make the whole answer impossible are.

@@ -80,6 +80,11 @@ pub(crate) fn parse_socket_link(link: &[u8]) -> Option<u32> {
     parse_u32(link.strip_prefix(b"socket:[")?.strip_suffix(b"]")?)
 }
 
+/// The inode in a `pipe:[N]` link target.
+pub(crate) fn parse_pipe_link(link: &[u8]) -> Option<u32> {
+    parse_u32(link.strip_prefix(b"pipe:[")?.strip_suffix(b"]")?)
+}
+
 /// The name in `/proc/PID/stat`: between the first `(` and the *last* `)`,
 /// so a name containing `)` is kept whole (ss cuts it at the first `)`).
 pub(crate) fn comm_from_stat(stat: &[u8]) -> Option<&[u8]> {

@@ -1,8 +1,8 @@
 //! The `/proc/*/fd/*` walk: socket inode -> holders.
 
 use crate::read::{
-    comm_from_stat, denied, num_cstr, open_anchor, open_dir, parse_socket_link, parse_u32,
-    read_prefix, vanished,
+    comm_from_stat, denied, num_cstr, open_anchor, open_dir, parse_pipe_link, parse_socket_link,
+    parse_u32, read_prefix, vanished,
 };
 use crate::{Error, ScanOptions};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -33,6 +33,34 @@ pub struct OwnerMap {
     index: Vec<(u32, u32)>,
     /// Processes whose `fd/` could not be read (EACCES/EPERM).
     denied: usize,
+    /// Every pipe and socket fd of every process, sorted by (kind, inode,
+    /// pid, fd), when the scan was asked to record them
+    /// ([`scan_with_ends`]); empty otherwise.
+    ends: Vec<End>,
+}
+
+/// What an fd recorded for following stdout and stderr points at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum EndKind {
+    /// `pipe:[N]`
+    Pipe,
+    /// `socket:[N]`
+    Socket,
+}
+
+/// One fd of one process that holds a pipe or a socket, recorded by
+/// [`scan_with_ends`] so that the other end of a process's stdout can be
+/// found without walking `/proc` again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct End {
+    /// Pipe or socket.
+    pub kind: EndKind,
+    /// The pipe's or socket's inode.
+    pub inode: u32,
+    /// The holder's pid.
+    pub pid: u32,
+    /// The holder's fd.
+    pub fd: u32,
 }
 
 impl OwnerMap {
@@ -80,6 +108,25 @@ impl OwnerMap {
     pub fn inodes(&self) -> impl Iterator<Item = u32> + '_ {
         self.index.iter().map(|&(i, _)| i)
     }
+
+    /// Whether pipe and socket holders were recorded ([`scan_with_ends`]).
+    pub fn has_ends(&self) -> bool {
+        !self.ends.is_empty()
+    }
+
+    /// Every (pid, fd) holding this pipe or socket, by pid then fd. Empty
+    /// unless the map was built by [`scan_with_ends`]. Unlike
+    /// [`OwnerMap::owners`], socket holders here are not limited by the
+    /// wanted set, so the holder of any peer socket can be found.
+    pub fn holders_of(&self, kind: EndKind, inode: u32) -> &[End] {
+        let lo = self
+            .ends
+            .partition_point(|e| (e.kind, e.inode) < (kind, inode));
+        let hi = self
+            .ends
+            .partition_point(|e| (e.kind, e.inode) <= (kind, inode));
+        self.ends.get(lo..hi).unwrap_or(&[])
+    }
 }
 
 /// Walks `/proc` and maps every socket inode to all its holders.
@@ -94,6 +141,26 @@ pub fn scan(opts: &ScanOptions) -> Result<OwnerMap, Error> {
 /// stored. The walk still visits every process (see the crate docs: stopping
 /// early could miss holders); this only saves memory and sorting.
 pub fn scan_filtered(opts: &ScanOptions, wanted: Option<&HashSet<u32>>) -> Result<OwnerMap, Error> {
+    scan_inner(opts, wanted, false)
+}
+
+/// Like [`scan_filtered`], and in the same single walk also records every
+/// pipe and socket fd of every process (main threads only), so that
+/// [`crate::Detailer`] can find the process at the other end of a pipe or
+/// unix socket ([`OwnerMap::holders_of`]). Costs one small record per pipe
+/// or socket fd; no extra system call.
+pub fn scan_with_ends(
+    opts: &ScanOptions,
+    wanted: Option<&HashSet<u32>>,
+) -> Result<OwnerMap, Error> {
+    scan_inner(opts, wanted, true)
+}
+
+fn scan_inner(
+    opts: &ScanOptions,
+    wanted: Option<&HashSet<u32>>,
+    ends: bool,
+) -> Result<OwnerMap, Error> {
     let root_err = |e: Errno| Error::ProcRoot {
         path: opts.proc_root.clone(),
         source: e.into(),
@@ -116,6 +183,7 @@ pub fn scan_filtered(opts: &ScanOptions, wanted: Option<&HashSet<u32>>) -> Resul
         queue: &queue,
         threads: opts.threads,
         wanted,
+        ends,
     };
 
     let partials: Vec<Partial> = if workers <= 1 {
@@ -157,6 +225,7 @@ struct Partial {
     hits: Vec<Hit>,
     names: Vec<TaskName>,
     denied: usize,
+    ends: Vec<End>,
 }
 
 /// A slice of one task's fd list, for sharing a process that holds many fds
@@ -188,6 +257,8 @@ struct Ctx<'a> {
     queue: &'a Mutex<Vec<Chunk>>,
     threads: bool,
     wanted: Option<&'a HashSet<u32>>,
+    /// Record pipe and socket fds for [`OwnerMap::holders_of`].
+    ends: bool,
 }
 
 /// Per-worker buffers and results.
@@ -335,14 +406,34 @@ impl Ctx<'_> {
         // "socket:[4294967295]" is 19 bytes; longer targets are not sockets.
         let mut link = [0u8; 32];
         let mut nb = [0u8; 12];
+        // Threads share the fd table of their process almost always; the
+        // main thread's view is enough to find the other end of a pipe.
+        let ends = self.ends && task.seq == 0;
         for &fd in fds {
             let Ok(n) = readlinkat_raw(task.fd_dir.as_fd(), num_cstr(fd, &mut nb), &mut link[..])
             else {
                 continue;
             };
-            let Some(inode) = link.get(..n).and_then(parse_socket_link) else {
+            let target = link.get(..n).unwrap_or_default();
+            let Some(inode) = parse_socket_link(target) else {
+                if ends && let Some(inode) = parse_pipe_link(target) {
+                    out.ends.push(End {
+                        kind: EndKind::Pipe,
+                        inode,
+                        pid: task.pid,
+                        fd,
+                    });
+                }
                 continue;
             };
+            if ends {
+                out.ends.push(End {
+                    kind: EndKind::Socket,
+                    inode,
+                    pid: task.pid,
+                    fd,
+                });
+            }
             if let Some(w) = self.wanted
                 && !w.contains(&inode)
             {
@@ -411,7 +502,9 @@ fn merge(partials: Vec<Partial>, threads: bool) -> OwnerMap {
     let mut hits: Vec<Hit> = Vec::with_capacity(total);
     let mut names: Vec<TaskName> = Vec::new();
     let mut denied = 0;
-    for p in partials {
+    let mut ends: Vec<End> = Vec::new();
+    for mut p in partials {
+        ends.append(&mut p.ends);
         let base = u32::try_from(names.len()).unwrap_or(u32::MAX);
         names.extend_from_slice(&p.names);
         hits.extend(p.hits.into_iter().map(|mut h| {
@@ -440,9 +533,12 @@ fn merge(partials: Vec<Partial>, threads: bool) -> OwnerMap {
             fd: h.fd,
         });
     }
+    ends.sort_unstable();
+    ends.dedup();
     OwnerMap {
         owners,
         index,
         denied,
+        ends,
     }
 }

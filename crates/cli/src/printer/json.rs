@@ -50,7 +50,7 @@ impl<'a> Obj<'a> {
     /// A number field.
     pub fn num(&mut self, k: &str, v: impl Into<u64>) -> &mut Self {
         self.key(k);
-        super::row::push_u64(self.b, v.into());
+        super::num::push_u64(self.b, v.into());
         self
     }
 
@@ -60,7 +60,7 @@ impl<'a> Obj<'a> {
         if v < 0 {
             self.b.push(b'-');
         }
-        super::row::push_u64(self.b, v.unsigned_abs());
+        super::num::push_u64(self.b, v.unsigned_abs());
         self
     }
 

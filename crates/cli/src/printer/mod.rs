@@ -2,6 +2,7 @@
 
 pub mod ext;
 pub mod json;
+pub mod num;
 pub mod process;
 pub mod row;
 pub mod summary;

@@ -1,59 +1,12 @@
 //! One socket into ss's ten table tokens.
 
+use super::num::push_u64;
 use super::table::TablePrinter;
 use crate::names::Names;
 use crate::sanitize::escape_bytes;
 use sockq_model::{Endpoint, Socket, Table, UnixName};
 use std::io::Write as _;
 use std::net::IpAddr;
-
-/// Two-digit pairs "00".."99", for writing numbers two digits at a time.
-const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
-2021222324252627282930313233343536373839\
-4041424344454647484950515253545556575859\
-6061626364656667686970717273747576777879\
-8081828384858687888990919293949596979899";
-
-/// Appends a decimal number without going through `fmt`. Small numbers
-/// (most tcp_info fields) are pushed byte by byte; profiles of `-tanoie`
-/// showed a library memcpy call per number costing more than the digits.
-#[inline]
-pub fn push_u64(out: &mut Vec<u8>, v: u64) {
-    if v < 10 {
-        out.push(b'0' + v as u8);
-        return;
-    }
-    if v < 100 {
-        let i = v as usize * 2;
-        out.extend_from_slice(PAIRS.get(i..i + 2).unwrap_or(b"??"));
-        return;
-    }
-    push_u64_long(out, v);
-}
-
-fn push_u64_long(out: &mut Vec<u8>, mut v: u64) {
-    let mut tmp = [0u8; 20];
-    let mut i = tmp.len();
-    while v >= 100 {
-        let p = (v % 100) as usize * 2;
-        v /= 100;
-        i -= 2;
-        if let (Some(dst), Some(src)) = (tmp.get_mut(i..i + 2), PAIRS.get(p..p + 2)) {
-            dst.copy_from_slice(src);
-        }
-    }
-    if v >= 10 {
-        let p = v as usize * 2;
-        i -= 2;
-        if let (Some(dst), Some(src)) = (tmp.get_mut(i..i + 2), PAIRS.get(p..p + 2)) {
-            dst.copy_from_slice(src);
-        }
-    } else {
-        i -= 1;
-        tmp[i] = b'0' + v as u8;
-    }
-    out.extend_from_slice(tmp.get(i..).unwrap_or_default());
-}
 
 /// Appends a queue length as ss's `%-6d` (a signed int: a destroyed UDP
 /// socket's Send-Q of 0xffffffff prints as -1).

@@ -1,4 +1,6 @@
-//! `-N NETNS` and `--all-netns`.
+//! Stage 2 of a run: which network namespaces. Here, `-N NETNS`, or
+//! `--all-netns`. A scope runs a closure inside each namespace and knows
+//! nothing of what the closure does (dumps, events, `-s`).
 //!
 //! A namespace is entered only by a thread of sockq's own: the process, its
 //! other threads and its mount namespace are never changed (unlike `ss -N`,
@@ -17,13 +19,8 @@
 
 use crate::config::Config;
 use crate::error::CliError;
-use crate::names::Names;
-use crate::output::{Lead, Output};
-use crate::run::{Outcome, TcpSource};
-use sockq_model::Socket;
 use sockq_netlink::ns::{NetnsId, enter_netns, netns_id};
 use std::collections::{BTreeMap, HashMap};
-use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -208,14 +205,6 @@ pub fn discover(proc_root: &Path, run_dir: &Path) -> Vec<Namespace> {
     v
 }
 
-/// What one namespace's dump gave.
-struct NsDump {
-    sockets: Vec<Socket>,
-    names: Names,
-    /// Interface names of the filter this namespace has no interface for.
-    missing: Vec<String>,
-}
-
 /// Whether an error means the namespace went away while we looked
 /// (its last process exited, its name was deleted).
 fn vanished(e: &sockq_netlink::Error) -> bool {
@@ -223,119 +212,104 @@ fn vanished(e: &sockq_netlink::Error) -> bool {
         if matches!(source.raw_os_error(), Some(2 | 3)))
 }
 
-/// `--all-netns`: dumps every namespace and prints the rows with a label.
-pub fn run_all(cfg: &Config) -> Result<Outcome, CliError> {
-    let filters = crate::filtering::build(cfg)?;
-    if cfg.explain {
-        use std::io::Write;
-        writeln!(std::io::stdout().lock(), "{}", filters.explain())?;
-        return Ok(Outcome { code: 0 });
-    }
-    let Some(plan) = crate::run::plan(cfg, &filters) else {
-        eprintln_quiet!("sockq: no socket tables to show with such filter");
-        return Ok(Outcome { code: 0 });
-    };
-    let proc_root = PathBuf::from(std::env::var_os("PROC_ROOT").unwrap_or_else(|| "/proc".into()));
-    let run_dir = std::env::var_os("SOCKQ_NETNS_DIR")
-        .map_or_else(|| PathBuf::from(NETNS_RUN_DIR), PathBuf::from);
-    let spaces = discover(&proc_root, &run_dir);
-    let owners = crate::run::scan_owners(cfg, &filters, &proc_root)?;
-    let bytecode = filters.bytecode();
-    let next = AtomicUsize::new(0);
-    let mut out = Output::with_lead(cfg, &proc_root, Lead::Netns)?;
-    let mut failures: Vec<String> = Vec::new();
-    // Per interface name of the filter: in how many dumped namespaces it
-    // named no interface.
-    let mut lacking: BTreeMap<String, usize> = BTreeMap::new();
-    let mut dumped = 0usize;
-
-    std::thread::scope(|sc| -> Result<(), CliError> {
-        let (tx, rx) = std::sync::mpsc::channel::<(usize, Result<NsDump, CliError>)>();
-        for _ in 0..WORKERS.min(spaces.len()) {
-            let tx = tx.clone();
-            let (spaces, next, plan, filters, owners, bytecode) =
-                (&spaces, &next, &plan, &filters, &owners, &bytecode);
-            let proc_root = &proc_root;
-            let run_dir = &run_dir;
-            sc.spawn(move || {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(ns) = spaces.get(i) else { break };
-                    let path = match &ns.name {
-                        Some(n) => run_dir.join(n),
-                        None => ns.path(proc_root),
-                    };
-                    let r = dump_one(cfg, &path, plan, filters, owners.as_ref(), bytecode);
-                    if tx.send((i, r)).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-        drop(tx);
-        // Print in namespace order as results come in.
-        let mut pending: BTreeMap<usize, Result<NsDump, CliError>> = BTreeMap::new();
-        let mut want = 0usize;
-        for (i, r) in rx {
-            pending.insert(i, r);
-            while let Some(r) = pending.remove(&want) {
-                let ns = spaces.get(want);
-                want += 1;
-                let Some(ns) = ns else { continue };
-                match r {
-                    Ok(d) => {
-                        dumped += 1;
-                        for m in &d.missing {
-                            *lacking.entry(m.clone()).or_insert(0) += 1;
-                        }
-                        out.begin_netns(ns.label(), d.names);
-                        for s in &d.sockets {
-                            let no: &[sockq_model::Owner] = &[];
-                            let own = owners.as_ref().map_or(no, |m| m.owners(s.inode));
-                            if let Err(e) = out.socket(s, own) {
-                                // Stop the workers at once (a closed pipe).
-                                next.store(usize::MAX / 2, Ordering::Relaxed);
-                                return Err(e.into());
-                            }
-                        }
-                    }
-                    Err(CliError::Done) => {}
-                    Err(e) => failures.push(format!("{}: {e}", ns.label())),
-                }
-            }
-        }
-        Ok(())
-    })?;
-    out.finish()?;
-    for name in filters.interface_names() {
-        if dumped > 0 && lacking.get(&name) == Some(&dumped) {
-            eprintln_quiet!("sockq: no network namespace has an interface named \"{name}\"");
-        }
-    }
-    if let Some(first) = failures.first() {
-        return Err(CliError::Runtime(if failures.len() == 1 {
-            first.clone()
-        } else {
-            format!(
-                "{first} (and {} more namespaces failed)",
-                failures.len() - 1
-            )
-        }));
-    }
-    Ok(Outcome { code: 0 })
+/// The namespaces of a run.
+pub enum Scope {
+    /// The caller's own.
+    Here,
+    /// `-N`: one, entered by a thread of its own.
+    Inside(Target),
+    /// `--all-netns`: every one.
+    All,
 }
 
-/// Enters `path` on the calling (worker) thread and dumps it. A namespace
-/// that vanished meanwhile (its last process exited, or its name was
-/// deleted) gives `CliError::Done` (skipped silently).
-fn dump_one(
-    cfg: &Config,
-    path: &Path,
-    plan: &crate::run::Plan,
-    filters: &crate::filtering::FilterSet,
-    owners: Option<&sockq_proc::OwnerMap>,
-    bytecode: &Option<Vec<u8>>,
-) -> Result<NsDump, CliError> {
+impl Scope {
+    /// The scope the config asks for (`-N` is checked here).
+    pub fn of(cfg: &Config) -> Result<Scope, CliError> {
+        if cfg.all_netns {
+            return Ok(Scope::All);
+        }
+        match &cfg.net {
+            Some(spec) => Ok(Scope::Inside(Target::parse(spec)?)),
+            None => Ok(Scope::Here),
+        }
+    }
+}
+
+/// `--all-netns`: every namespace ([`discover`]), with the directory of
+/// named ones (`SOCKQ_NETNS_DIR` in tests).
+pub struct AllNetns {
+    /// In output order.
+    pub spaces: Vec<Namespace>,
+    run_dir: PathBuf,
+    proc_root: PathBuf,
+}
+
+impl AllNetns {
+    /// Finds every namespace.
+    pub fn discover(proc_root: &Path) -> AllNetns {
+        let run_dir = std::env::var_os("SOCKQ_NETNS_DIR")
+            .map_or_else(|| PathBuf::from(NETNS_RUN_DIR), PathBuf::from);
+        AllNetns {
+            spaces: discover(proc_root, &run_dir),
+            run_dir,
+            proc_root: proc_root.to_path_buf(),
+        }
+    }
+
+    /// Runs `work` inside every namespace, on worker threads, and hands
+    /// each result to `take` on the calling thread, in namespace order, as
+    /// results come in. A namespace that vanished meanwhile (its last
+    /// process exited, or its name was deleted) gives `CliError::Done`.
+    /// An error from `take` stops the workers and ends the walk.
+    pub fn each<T: Send>(
+        &self,
+        work: impl Fn() -> Result<T, CliError> + Sync,
+        mut take: impl FnMut(&Namespace, Result<T, CliError>) -> Result<(), CliError>,
+    ) -> Result<(), CliError> {
+        let next = AtomicUsize::new(0);
+        std::thread::scope(|sc| -> Result<(), CliError> {
+            let (tx, rx) = std::sync::mpsc::channel::<(usize, Result<T, CliError>)>();
+            for _ in 0..WORKERS.min(self.spaces.len()) {
+                let tx = tx.clone();
+                let (next, work) = (&next, &work);
+                sc.spawn(move || {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(ns) = self.spaces.get(i) else { break };
+                        let path = match &ns.name {
+                            Some(n) => self.run_dir.join(n),
+                            None => ns.path(&self.proc_root),
+                        };
+                        let r = enter(&path).and_then(|()| work());
+                        if tx.send((i, r)).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+            drop(tx);
+            let mut pending: BTreeMap<usize, Result<T, CliError>> = BTreeMap::new();
+            let mut want = 0usize;
+            for (i, r) in rx {
+                pending.insert(i, r);
+                while let Some(r) = pending.remove(&want) {
+                    let ns = self.spaces.get(want);
+                    want += 1;
+                    let Some(ns) = ns else { continue };
+                    if let Err(e) = take(ns, r) {
+                        // Stop the workers at once (a closed pipe).
+                        next.store(usize::MAX / 2, Ordering::Relaxed);
+                        return Err(e);
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Enters `path` on the calling (worker) thread.
+fn enter(path: &Path) -> Result<(), CliError> {
     if let Err(e) = enter_netns(path) {
         if vanished(&e) {
             return Err(CliError::Done);
@@ -346,39 +320,7 @@ fn dump_one(
             reason(&e)
         )));
     }
-    // Interface names are read now, inside the namespace, and a filter
-    // naming interfaces is compiled again here (their indexes differ).
-    let (local, missing) = match filters.for_this_netns(cfg)? {
-        Some((f, missing)) => (Some(f), missing),
-        None => (None, Vec::new()),
-    };
-    let filters = local.as_ref().unwrap_or(filters);
-    let local_bytecode = local.as_ref().map(|f| f.bytecode());
-    let bytecode = local_bytecode.as_ref().unwrap_or(bytecode);
-    let names = Names::new(cfg.numeric, cfg.resolve);
-    names.push_ifname(&mut Vec::new(), 0);
-    let mut sockets = Vec::new();
-    let mut keep = |s: &Socket| {
-        if crate::run::selected(cfg, plan.families, filters, owners, s).is_some() {
-            sockets.push(s.clone());
-        }
-        ControlFlow::Continue(())
-    };
-    let net_proc = crate::run::net_root(Path::new("/proc"), true);
-    crate::run::dump_tables(
-        cfg,
-        plan,
-        bytecode.as_deref(),
-        filters.sends_bytecode(),
-        &TcpSource::Kernel,
-        &net_proc,
-        &mut keep,
-    )?;
-    Ok(NsDump {
-        sockets,
-        names,
-        missing,
-    })
+    Ok(())
 }
 
 #[cfg(test)]

@@ -13,23 +13,26 @@
 
 use crate::config::Config;
 use crate::error::CliError;
-use crate::filtering::FilterSet;
-use crate::output::{Lead, Output};
-use crate::run::Outcome;
-use sockq_model::{Family, Table};
+use sockq_model::{Family, FamilySet, Socket, Table};
 use sockq_netlink::events::{
     EventSocket, Wake, group, install_stop_handlers, output_can_hang_up, stop_requested,
 };
 use std::ops::ControlFlow;
 use std::os::fd::AsFd;
-use std::path::PathBuf;
-use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Why following ended.
+pub enum Ended {
+    /// A signal, or the callback broke (a write failed).
+    Stopped,
+    /// Nobody reads stdout any more: nothing left to flush to.
+    OutputClosed,
+}
 
 /// How often the loop looks at the stop flag when nothing happens.
 const POLL_MS: i32 = 200;
 
 /// The multicast groups for the selected tables and families.
-fn groups(cfg: &Config, families: sockq_model::FamilySet) -> Vec<u32> {
+fn groups(cfg: &Config, families: FamilySet) -> Vec<u32> {
     let mut g = Vec::new();
     let (v4, v6) = (
         families.contains(Family::Inet),
@@ -54,12 +57,14 @@ fn groups(cfg: &Config, families: sockq_model::FamilySet) -> Vec<u32> {
     g
 }
 
-/// Runs `-E` in the calling thread's namespace until a signal or a closed pipe.
-pub fn run_events(cfg: &Config, filters: &FilterSet) -> Result<Outcome, CliError> {
-    let mut families = cfg.families;
-    if let Some(r) = filters.family_restriction() {
-        families = sockq_model::FamilySet(families.0 & r.0);
-    }
+/// Follows destroyed sockets of the selected tcp/udp tables and `families`
+/// in the calling thread's namespace until a signal, a closed stdout, or
+/// `on_event` breaks. Every socket of those groups goes to `on_event`.
+pub fn follow(
+    cfg: &Config,
+    families: FamilySet,
+    on_event: &mut dyn FnMut(&Socket) -> ControlFlow<()>,
+) -> Result<Ended, CliError> {
     let groups = groups(cfg, families);
     if groups.is_empty() {
         return Err(CliError::Usage(
@@ -74,36 +79,16 @@ pub fn run_events(cfg: &Config, filters: &FilterSet) -> Result<Outcome, CliError
         context: "-E".into(),
         source: e,
     })?;
-    let proc_root = PathBuf::from(std::env::var_os("PROC_ROOT").unwrap_or_else(|| "/proc".into()));
-    let mut out = Output::with_lead(cfg, &proc_root, Lead::Time)?;
     let stdout = std::io::stdout();
     let watch = output_can_hang_up(stdout.as_fd()).then(|| stdout.as_fd());
     let mut overruns = 0u64;
     let mut last_rcvbuf = sock.receive_buffer();
     while !stop_requested() {
-        let r = sock.wait(POLL_MS, watch, &mut |s| {
-            if !families.contains(s.family) || !cfg.tables.contains(s.table) {
-                return ControlFlow::Continue(());
-            }
-            if !filters.matches(s, &[]) {
-                return ControlFlow::Continue(());
-            }
-            let now = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0.0, |d| d.as_secs_f64());
-            out.set_time((now * 1000.0).floor() / 1000.0);
-            if let Err(e) = out.socket(s, &[]).and_then(|()| out.flush_now()) {
-                out.set_error(e);
-                return ControlFlow::Break(());
-            }
-            ControlFlow::Continue(())
-        });
-        match r {
+        match sock.wait(POLL_MS, watch, on_event) {
             Ok(Wake::Idle) => {}
-            // A write failed: finish() reports it (a closed pipe quietly).
+            // A write failed: the sink's finish() reports it (a closed pipe quietly).
             Ok(Wake::Break) => break,
-            // Nobody reads any more: nothing left to flush to, nothing to say.
-            Ok(Wake::OutputClosed) => return Ok(Outcome { code: 0 }),
+            Ok(Wake::OutputClosed) => return Ok(Ended::OutputClosed),
             Ok(Wake::Lost { rcvbuf }) => {
                 overruns += 1;
                 let times = if overruns == 1 {
@@ -134,6 +119,5 @@ pub fn run_events(cfg: &Config, filters: &FilterSet) -> Result<Outcome, CliError
             }
         }
     }
-    out.finish()?;
-    Ok(Outcome { code: 0 })
+    Ok(Ended::Stopped)
 }

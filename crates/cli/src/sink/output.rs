@@ -72,15 +72,6 @@ pub struct Output<'a> {
 }
 
 impl<'a> Output<'a> {
-    /// Sets up the writer and printer.
-    pub fn new(
-        cfg: &'a Config,
-        _owners: Option<&sockq_proc::OwnerMap>,
-        proc_root: &Path,
-    ) -> Result<Output<'a>, CliError> {
-        Output::with_lead(cfg, proc_root, Lead::None)
-    }
-
     /// Sets up the writer and a printer with a leading column.
     pub fn with_lead(
         cfg: &'a Config,

@@ -1,0 +1,91 @@
+//! `-D FILE`: the raw TCP replies that pass the filter, each family's dump
+//! ending with NLMSG_DONE, in the format `TCPDIAG_FILE` replays. A source
+//! and its own writer: the bytes are the kernel's, not a printer's.
+
+use crate::config::Config;
+use crate::error::CliError;
+use crate::filtering::FilterSet;
+use sockq_model::{Family, FamilySet, Table};
+use sockq_netlink::InetRequest;
+use std::io::Write;
+use std::ops::ControlFlow;
+use std::path::Path;
+
+/// Writes the TCP replies of `families` that pass `filters` to `path`
+/// (`-`: stdout).
+pub fn write(
+    cfg: &Config,
+    filters: &FilterSet,
+    families: FamilySet,
+    extensions: u8,
+    path: &Path,
+) -> Result<(), CliError> {
+    if !cfg.tables.contains(Table::Tcp) {
+        return Err(CliError::Usage(
+            "-D writes TCP replies: select TCP (-t)".into(),
+        ));
+    }
+    let mut w: Box<dyn Write> = if path.as_os_str().to_string_lossy().starts_with('-') {
+        Box::new(std::io::BufWriter::new(std::io::stdout().lock()))
+    } else {
+        Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path)
+                .map_err(|e| CliError::Runtime(format!("creating {}: {e}", path.display())))?,
+        ))
+    };
+    let mut nl = super::open_diag()?;
+    for family in [Family::Inet, Family::Inet6] {
+        if !families.contains(family) {
+            continue;
+        }
+        let req = InetRequest {
+            family,
+            table: Table::Tcp,
+            states: cfg.states,
+            extensions,
+            bytecode: filters.bytecode(),
+        };
+        let bytes = req.to_bytes(0).map_err(|e| CliError::Netlink {
+            context: "building the request".into(),
+            source: e,
+        })?;
+        let mut io_err: Option<std::io::Error> = None;
+        nl.dump_raw(&bytes, &mut |ty, payload| {
+            if ty == sockq_netlink::msg::SOCK_DIAG_BY_FAMILY {
+                let s = sockq_netlink::decode_inet(payload, Table::Tcp)?;
+                if filters.matches(&s, &[])
+                    && let Err(e) = write_message(&mut w, ty, payload)
+                {
+                    io_err = Some(e);
+                    return Ok(ControlFlow::Break(()));
+                }
+            }
+            Ok(ControlFlow::Continue(()))
+        })
+        .map_err(|e| CliError::Netlink {
+            context: "dumping tcp".into(),
+            source: e,
+        })?;
+        if let Some(e) = io_err {
+            return Err(e.into());
+        }
+        write_message(&mut w, 3, &0i32.to_ne_bytes())?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+/// Writes one netlink message as ss's `-D` does: header in host order,
+/// NLM_F_MULTI, ss's sequence number, padded to 4 bytes.
+fn write_message(w: &mut dyn Write, ty: u16, payload: &[u8]) -> std::io::Result<()> {
+    let len = 16 + payload.len();
+    let mut hdr = [0u8; 16];
+    hdr[0..4].copy_from_slice(&(len as u32).to_ne_bytes());
+    hdr[4..6].copy_from_slice(&ty.to_ne_bytes());
+    hdr[6..8].copy_from_slice(&2u16.to_ne_bytes());
+    hdr[8..12].copy_from_slice(&123456u32.to_ne_bytes());
+    w.write_all(&hdr)?;
+    w.write_all(payload)?;
+    let pad = (4 - len % 4) % 4;
+    w.write_all(&[0u8; 3][..pad])
+}
