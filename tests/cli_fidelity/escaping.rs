@@ -111,7 +111,10 @@ fn hostile_names_are_escaped_the_same_way_in_every_field() {
         .unwrap_or_else(|e| panic!("spawn cat: {e}"));
     let pid = child.id();
     cleanup.0.push(Box::new(move || {
-        let _ = Command::new("kill").arg(pid.to_string()).status();
+        let _ = Command::new("kill")
+            .arg(pid.to_string())
+            .stderr(Stdio::null())
+            .status();
     }));
 
     // A TCP listener created inside a hostile cgroup (cgroup2).
@@ -146,7 +149,10 @@ print(s.getsockname()[1], flush=True); sys.stdin.read()'"#,
     {
         let cg = cg.clone();
         cleanup.0.push(Box::new(move || {
-            let _ = Command::new("kill").arg(py_pid.to_string()).status();
+            let _ = Command::new("kill")
+                .arg(py_pid.to_string())
+                .stderr(Stdio::null())
+                .status();
             std::thread::sleep(std::time::Duration::from_millis(100));
             let _ = std::fs::remove_dir(&cg);
         }));

@@ -118,6 +118,13 @@ fn unix_name_bytes(n: &UnixName) -> Vec<u8> {
     n.display_bytes()
 }
 
+/// An interface name, raw (JSON-escaped once, by `Obj::str`), or `ifN`.
+fn ifname(names: &Names, ifindex: u32) -> Vec<u8> {
+    names
+        .ifname_bytes(ifindex)
+        .unwrap_or_else(|| format!("if{ifindex}").into_bytes())
+}
+
 fn endpoint(b: &mut Vec<u8>, s: &Socket, e: &Endpoint, local: bool, names: &Names) {
     let mut o = Obj::new(b);
     match e {
@@ -125,9 +132,7 @@ fn endpoint(b: &mut Vec<u8>, s: &Socket, e: &Endpoint, local: bool, names: &Name
             o.raw("address", |b| push_addr(b, *addr));
             o.num("port", *port);
             if local && s.ifindex != 0 {
-                let mut n = Vec::new();
-                names.push_ifname(&mut n, s.ifindex);
-                o.str("interface", &n);
+                o.str("interface", &ifname(names, s.ifindex));
             }
             if let Some(h) = names.host(*addr) {
                 o.str("host", h.as_bytes());
@@ -149,9 +154,8 @@ fn endpoint(b: &mut Vec<u8>, s: &Socket, e: &Endpoint, local: bool, names: &Name
                 o.str("protocol_name", n.as_bytes());
             }
             if *ifindex != 0 {
-                let mut n = Vec::new();
-                names.push_ifname(&mut n, *ifindex);
-                o.num("ifindex", *ifindex).str("interface", &n);
+                o.num("ifindex", *ifindex)
+                    .str("interface", &ifname(names, *ifindex));
             }
         }
         Endpoint::Netlink { protocol, portid } => {

@@ -61,7 +61,8 @@ pub fn push_inet_port(out: &mut Vec<u8>, table: Table, port: u16, names: &Names)
         return;
     }
     match names.service(table, port) {
-        Some(name) => out.extend_from_slice(name.as_bytes()),
+        // From /etc/services: a file, so escaped like every name.
+        Some(name) => escape_bytes(out, name.as_bytes()),
         None => push_u64(out, u64::from(port)),
     }
 }
