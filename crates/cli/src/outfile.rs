@@ -92,7 +92,7 @@ impl OutFile {
             .create(true)
             .truncate(self.replace_in_place_truncates())
             .open(&self.path)
-            .map_err(|e| self.error("opening", &e))
+            .map_err(|e| self.error("creating", &e))
     }
 
     /// A regular file written in place is truncated (at the first write,
