@@ -452,8 +452,8 @@ fn arguments_with_invalid_utf8() {
         ),
         (
             &[b"-N", b"ns\xff"],
-            2,
-            "sockq: the value of -N is not valid UTF-8: \"ns\\xff\" (this option takes text)\n",
+            1,
+            "sockq: cannot enter network namespace \"ns\\xff\" (/var/run/netns/ns\\xff): No such file or directory\n",
         ),
         (
             &[b"-t", "src été".as_bytes()],

@@ -210,5 +210,42 @@ fn non_utf8_option_value_names_the_option() {
     assert_usage(&[b"-f", b"inet\xff"], &["-f", "inet\\xff"]);
     assert_usage(&[b"--family=x\xff"], &["--family", "x\\xff"]);
     assert_usage(&[b"-A", b"tcp\xff"], &["-A", "tcp\\xff"]);
-    assert_usage(&[b"-N", b"ns\xff"], &["-N", "ns\\xff"]);
+}
+
+/// `-N PATH` takes a path that is not UTF-8 (a namespace file bind-mounted
+/// there), and an error names it escaped.
+#[test]
+fn netns_path_that_is_not_utf8() {
+    if subject_is_ss() || !root_or_skip("netns_path_that_is_not_utf8") {
+        return;
+    }
+    let (code, _, err) = sockq_bytes(&[b"-N", b"/nonexistent/ns\xff", b"-t"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("/nonexistent/ns\\xff"), "{err}");
+    let ns = Netns::new();
+    let _held =
+        ns.enter(|| std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}")));
+    let dir = std::env::temp_dir().join(format!("sockq-cf-nsfile-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    let file = dir.join(OsStr::from_bytes(b"n\xff"));
+    std::fs::write(&file, b"").unwrap_or_else(|e| panic!("{e}"));
+    let src = std::path::Path::new("/var/run/netns").join(ns.name());
+    let mounted = Command::new("mount")
+        .arg("--bind")
+        .arg(&src)
+        .arg(&file)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(mounted, "bind-mounting {}", src.display());
+    let mut path = b"".to_vec();
+    path.extend_from_slice(file.as_os_str().as_bytes());
+    let (code, out, err) = sockq_bytes(&[b"-N", &path, b"-tlnH"]);
+    let _ = Command::new("umount").arg(&file).status();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out.lines().count(),
+        1,
+        "the namespace's one listener: {out}"
+    );
 }

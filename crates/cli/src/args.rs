@@ -211,9 +211,11 @@ pub struct Args {
         short = 'N',
         long = "net",
         value_name = "NETNS",
+        // A path need not be UTF-8.
+        value_parser = clap::value_parser!(std::ffi::OsString),
         help_heading = "Input and namespaces"
     )]
-    pub net: Option<String>,
+    pub net: Option<std::ffi::OsString>,
     /// Every network namespace on the host, with a Netns column (beyond ss).
     #[arg(
         long = "all-netns",

@@ -89,7 +89,7 @@ pub struct Config {
     /// `-F FILE`.
     pub filter_file: Option<PathBuf>,
     /// `-N`.
-    pub net: Option<String>,
+    pub net: Option<std::ffi::OsString>,
     /// `--all-netns`.
     pub all_netns: bool,
     /// Whether `state`/`exclude` words were given (what `-K` accepts as a
