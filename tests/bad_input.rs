@@ -123,27 +123,27 @@ const CASES: &[(&[&str], i32, &str)] = &[
     (
         &["-A", "bogus"],
         2,
-        "sockq: \"bogus\" is illegal socket table id\n",
+        "sockq: \"bogus\" is illegal socket table id (expected one of all, inet, tcp, mptcp, udp, udplite, dccp, sctp, raw, unix, unix_stream, u_str, unix_dgram, u_dgr, unix_seqpacket, u_seq, packet, packet_raw, p_raw, packet_dgram, p_dgr, netlink, tipc, vsock, vsock_stream, v_str, vsock_dgram, v_dgr, xdp; `!ID` removes one)\n",
     ),
     (
         &["-A", "tcp,bogus"],
         2,
-        "sockq: \"bogus\" is illegal socket table id\n",
+        "sockq: \"bogus\" is illegal socket table id (expected one of all, inet, tcp, mptcp, udp, udplite, dccp, sctp, raw, unix, unix_stream, u_str, unix_dgram, u_dgr, unix_seqpacket, u_seq, packet, packet_raw, p_raw, packet_dgram, p_dgr, netlink, tipc, vsock, vsock_stream, v_str, vsock_dgram, v_dgr, xdp; `!ID` removes one)\n",
     ),
     (
         &["-A", "all,bogus"],
         2,
-        "sockq: \"bogus\" is illegal socket table id\n",
+        "sockq: \"bogus\" is illegal socket table id (expected one of all, inet, tcp, mptcp, udp, udplite, dccp, sctp, raw, unix, unix_stream, u_str, unix_dgram, u_dgr, unix_seqpacket, u_seq, packet, packet_raw, p_raw, packet_dgram, p_dgr, netlink, tipc, vsock, vsock_stream, v_str, vsock_dgram, v_dgr, xdp; `!ID` removes one)\n",
     ),
     (
         &["-A", "unix_foo"],
         2,
-        "sockq: \"unix_foo\" is illegal socket table id\n",
+        "sockq: \"unix_foo\" is illegal socket table id (expected one of all, inet, tcp, mptcp, udp, udplite, dccp, sctp, raw, unix, unix_stream, u_str, unix_dgram, u_dgr, unix_seqpacket, u_seq, packet, packet_raw, p_raw, packet_dgram, p_dgr, netlink, tipc, vsock, vsock_stream, v_str, vsock_dgram, v_dgr, xdp; `!ID` removes one)\n",
     ),
     (
         &["-A", "tcp,,udp"],
         2,
-        "sockq: \"\" is illegal socket table id\n",
+        "sockq: \"\" is illegal socket table id (expected one of all, inet, tcp, mptcp, udp, udplite, dccp, sctp, raw, unix, unix_stream, u_str, unix_dgram, u_dgr, unix_seqpacket, u_seq, packet, packet_raw, p_raw, packet_dgram, p_dgr, netlink, tipc, vsock, vsock_stream, v_str, vsock_dgram, v_dgr, xdp; `!ID` removes one)\n",
     ),
     (
         &["-N"],
@@ -454,17 +454,17 @@ fn arguments_with_invalid_utf8() {
         (
             &[b"-t", b"sport = :8\xff0"],
             2,
-            "sockq: invalid UTF-8 was detected in one or more arguments (see --help)\n",
+            "sockq: \"8\\xff0\" does not look like a port\nsport = :8\\xff0\n        ^^^^^^^\n",
         ),
         (
             &[b"-f", b"inet\xff"],
             2,
-            "sockq: invalid UTF-8 was detected in one or more arguments (see --help)\n",
+            "sockq: the value of -f is not valid UTF-8: \"inet\\xff\" (this option takes text)\n",
         ),
         (
             &[b"-N", b"ns\xff"],
-            2,
-            "sockq: invalid UTF-8 was detected in one or more arguments (see --help)\n",
+            1,
+            "sockq: cannot enter network namespace \"ns\\xff\" (/var/run/netns/ns\\xff): No such file or directory\n",
         ),
         (
             &[b"-t", "src été".as_bytes()],

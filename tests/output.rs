@@ -162,7 +162,11 @@ fn hostile_unix_names_print_escaped() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(text.contains("a\\nb\\e[31mred\\u{202e}txt.sock"), "{text}");
+    // One spelling for every byte (docs/output.md, Terminal safety).
+    assert!(
+        text.contains("a\\x0ab\\x1b[31mred\\u{202e}txt.sock"),
+        "{text}"
+    );
     assert!(
         !text.contains('\x1b') && !text.contains('\u{202e}'),
         "{text:?}"

@@ -12,6 +12,9 @@ mod bad_input;
 mod churn;
 /// Command-line behaviour: exit codes, usage errors, broken pipes.
 mod cli;
+/// Issue 14, the command line: -K with an empty -F, conflicting modes,
+/// helpful usage errors, non-UTF-8 arguments, completions, the man page.
+mod cli_fidelity;
 /// Socket details (-o, -e, -m, -i, unix, packet, netlink, -s) against ss, live.
 mod details;
 /// sockq's rows against ss's rows for the same sockets (inet tables).

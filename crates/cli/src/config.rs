@@ -100,7 +100,7 @@ pub struct Config {
     /// `-F FILE`.
     pub filter_file: Option<PathBuf>,
     /// `-N`.
-    pub net: Option<String>,
+    pub net: Option<std::ffi::OsString>,
     /// `--all-netns`.
     pub all_netns: bool,
     /// Whether `state`/`exclude` words were given (what `-K` accepts as a
@@ -267,9 +267,8 @@ impl Config {
                         Some(rest) => (true, rest),
                         None => (false, id),
                     };
-                    let set = TableSet::parse_query_id(id).ok_or_else(|| {
-                        CliError::Usage(format!("\"{id}\" is illegal socket table id"))
-                    })?;
+                    let set = TableSet::parse_query_id(id)
+                        .ok_or_else(|| CliError::Usage(crate::usage::bad_query_id(id)))?;
                     q = if neg { q.minus(set) } else { q.union(set) };
                     if !neg && !matches!(id, "all" | "inet") {
                         named_tables = named_tables.union(set);
@@ -313,8 +312,13 @@ impl Config {
             explicit_states = true;
         }
         // state/exclude words, before the expression.
-        let (words_mask, rest) = sockq_filter::peel_state_words(&a.filter)
-            .map_err(|e| CliError::Usage(e.to_string()))?;
+        let words: Vec<String> = a
+            .filter
+            .iter()
+            .map(|w| crate::usage::filter_text(w.as_encoded_bytes()))
+            .collect();
+        let (words_mask, rest) =
+            sockq_filter::peel_state_words(&words).map_err(|e| CliError::Usage(e.to_string()))?;
         let state_words = words_mask.is_some();
         if let Some(mask) = words_mask {
             states = mask;

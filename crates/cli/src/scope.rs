@@ -41,20 +41,27 @@ pub struct Target {
 
 impl Target {
     /// `NAME` (under /var/run/netns), a path (anything with a `/`), or `pid:PID`.
-    pub fn parse(spec: &str) -> Result<Target, CliError> {
-        let path = if let Some(pid) = spec.strip_prefix("pid:") {
-            let pid: u32 = pid.parse().map_err(|_| {
-                CliError::Usage(format!("-N {spec}: expected pid:PID with a numeric PID"))
-            })?;
+    pub fn parse(raw: &std::ffi::OsStr) -> Result<Target, CliError> {
+        // Bytes: a path that is not UTF-8 names a namespace file too.
+        let bytes = raw.as_encoded_bytes();
+        let spec = crate::sanitize::escaped(bytes);
+        let spec = spec.as_str();
+        let path = if let Some(pid) = bytes.strip_prefix(b"pid:") {
+            let pid: u32 = std::str::from_utf8(pid)
+                .ok()
+                .and_then(|p| p.parse().ok())
+                .ok_or_else(|| {
+                    CliError::Usage(format!("-N {spec}: expected pid:PID with a numeric PID"))
+                })?;
             PathBuf::from(format!("/proc/{pid}/ns/net"))
-        } else if spec.contains('/') {
-            PathBuf::from(spec)
+        } else if bytes.contains(&b'/') {
+            PathBuf::from(raw)
         } else if spec.is_empty() || spec == "." || spec == ".." {
             return Err(CliError::Usage(format!(
                 "-N \"{spec}\": not a namespace name"
             )));
         } else {
-            Path::new(NETNS_RUN_DIR).join(spec)
+            Path::new(NETNS_RUN_DIR).join(raw)
         };
         Ok(Target {
             spec: spec.to_string(),
@@ -88,7 +95,7 @@ pub fn run_inside<T: Send>(
                 CliError::Runtime(format!(
                     "cannot enter network namespace \"{}\" ({}): {}",
                     target.spec,
-                    target.path.display(),
+                    crate::sanitize::escaped(target.path.as_os_str().as_encoded_bytes()),
                     reason(&e)
                 ))
             })?;
@@ -385,14 +392,14 @@ mod tests {
 
     #[test]
     fn targets() {
-        let t = Target::parse("blue").unwrap_or_else(|e| panic!("{e}"));
+        let t = Target::parse("blue".as_ref()).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(t.path, Path::new("/var/run/netns/blue"));
-        let t = Target::parse("pid:42").unwrap_or_else(|e| panic!("{e}"));
+        let t = Target::parse("pid:42".as_ref()).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(t.path, Path::new("/proc/42/ns/net"));
-        let t = Target::parse("/run/netns/x").unwrap_or_else(|e| panic!("{e}"));
+        let t = Target::parse("/run/netns/x".as_ref()).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(t.path, Path::new("/run/netns/x"));
-        assert!(Target::parse("pid:x").is_err());
-        assert!(Target::parse("..").is_err());
+        assert!(Target::parse("pid:x".as_ref()).is_err());
+        assert!(Target::parse("..".as_ref()).is_err());
     }
 
     #[test]

@@ -35,7 +35,7 @@
 //!   are none. `-` stands for "could not be read" (not root, exited).
 //! * Every string is escaped by [`escape_name`].
 
-use super::process::escape_name;
+use crate::sanitize::escape_bytes;
 use sockq_model::{
     FileUse, Files, Identity, ProcessDetail, ProcessInfo, Reader, ReaderKind, Stream, StreamKind,
 };
@@ -167,23 +167,23 @@ fn write_pids(out: &mut Vec<u8>, pids: &[u32]) {
 pub fn write_identity(out: &mut Vec<u8>, id: &Identity) {
     if let Some(c) = &id.container {
         out.extend_from_slice(b"  container ");
-        escape_name(out, c.runtime.as_str().as_bytes());
+        escape_bytes(out, c.runtime.as_str().as_bytes());
         out.push(b':');
-        escape_name(out, c.display_name().as_bytes());
+        escape_bytes(out, c.display_name().as_bytes());
         if let Some(img) = &c.image {
             out.extend_from_slice(b"  image ");
-            escape_name(out, img.as_bytes());
+            escape_bytes(out, img.as_bytes());
         }
     }
     if let Some(p) = &id.pod {
         out.extend_from_slice(b"  pod ");
         match (&p.namespace, &p.name) {
             (Some(ns), Some(n)) => {
-                escape_name(out, ns.as_bytes());
+                escape_bytes(out, ns.as_bytes());
                 out.push(b'/');
-                escape_name(out, n.as_bytes());
+                escape_bytes(out, n.as_bytes());
             }
-            _ => escape_name(out, p.uid.as_bytes()),
+            _ => escape_bytes(out, p.uid.as_bytes()),
         }
     }
     if id.container.is_none()
@@ -194,7 +194,7 @@ pub fn write_identity(out: &mut Vec<u8>, id: &Identity) {
         } else {
             b"  unit "
         });
-        escape_name(out, u.as_bytes());
+        escape_bytes(out, u.as_bytes());
     }
 }
 
@@ -206,7 +206,7 @@ pub fn write_block(out: &mut Vec<u8>, members: &[Proc<'_>]) {
     let info = first.info;
     let detail = first.detail;
     out.extend_from_slice(b"\tprocess ");
-    escape_name(out, info.comm.as_bytes());
+    escape_bytes(out, info.comm.as_bytes());
     let pids: Vec<u32> = members.iter().map(|p| p.info.pid).collect();
     if members.len() > 1 {
         let _ = write!(out, " \u{d7}{}  pids ", members.len());
@@ -222,7 +222,7 @@ pub fn write_block(out: &mut Vec<u8>, members: &[Proc<'_>]) {
     match &info.user {
         Some(u) => {
             out.extend_from_slice(b"  user ");
-            escape_name(out, u.as_bytes());
+            escape_bytes(out, u.as_bytes());
         }
         None => {
             let _ = write!(out, "  uid {}", info.uid);
@@ -239,7 +239,7 @@ pub fn write_block(out: &mut Vec<u8>, members: &[Proc<'_>]) {
         if i > 0 {
             out.push(b' ');
         }
-        escape_name(out, arg);
+        escape_bytes(out, arg);
     }
     out.extend_from_slice(b"\n\t  exe: ");
     opt(out, info.exe.as_deref());
@@ -267,7 +267,7 @@ pub fn write_block(out: &mut Vec<u8>, members: &[Proc<'_>]) {
 
 fn opt(out: &mut Vec<u8>, v: Option<&[u8]>) {
     match v {
-        Some(v) => escape_name(out, v),
+        Some(v) => escape_bytes(out, v),
         None => out.push(b'-'),
     }
 }
@@ -278,7 +278,7 @@ fn write_stream(out: &mut Vec<u8>, s: Option<&Stream>) {
         out.push(b'-');
         return;
     };
-    escape_name(out, &s.target);
+    escape_bytes(out, &s.target);
     let mut flags = Vec::new();
     if s.kind == Some(StreamKind::File) && s.append {
         flags.push("append");
@@ -302,13 +302,13 @@ fn write_reader(out: &mut Vec<u8>, r: &Reader) {
         out.extend_from_slice(b"journal");
         if let Some(c) = &r.command {
             out.extend_from_slice(b" (");
-            escape_name(out, c.as_bytes());
+            escape_bytes(out, c.as_bytes());
             out.push(b')');
         }
         return;
     }
     match &r.comm {
-        Some(c) => escape_name(out, c.as_bytes()),
+        Some(c) => escape_bytes(out, c.as_bytes()),
         None => out.extend_from_slice(r.kind.as_str().as_bytes()),
     }
     if let Some(p) = r.pid {
@@ -316,7 +316,7 @@ fn write_reader(out: &mut Vec<u8>, r: &Reader) {
     }
     for (i, l) in r.logs.iter().enumerate() {
         out.extend_from_slice(if i == 0 { b" writes " } else { b", " });
-        escape_name(out, l);
+        escape_bytes(out, l);
     }
 }
 
@@ -357,7 +357,7 @@ fn write_files(out: &mut Vec<u8>, f: &Files) {
 }
 
 fn write_use(out: &mut Vec<u8>, u: &FileUse) {
-    escape_name(out, &u.path);
+    escape_bytes(out, &u.path);
     out.extend_from_slice(b" (fd ");
     for (i, fd) in u.fds.iter().enumerate() {
         if i > 0 {

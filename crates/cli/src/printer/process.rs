@@ -4,64 +4,17 @@
 //!
 //! # Escaping
 //!
-//! Names come from other processes and may contain anything. [`escape_name`]
-//! keeps valid UTF-8 readable (unlike ss, which turns every non-ASCII byte
-//! into `?`), and escapes only what could fool a reader or break the syntax:
-//!
-//! * `"` and `\` become `\"` and `\\`, so `("name",…)` always parses back;
-//! * ASCII control characters (0x00-0x1f, 0x7f) become `\xNN` (lowercase
-//!   hex), so a name cannot move the cursor, change colours or add lines;
-//! * C1 controls, bidi embeddings/overrides/isolates/marks (U+061C,
-//!   U+200E-200F, U+202A-202E, U+2066-2069) and the line/paragraph
-//!   separators U+2028-2029 become `\u{NNNN}`, so a name cannot reorder the
-//!   text that follows it;
-//! * bytes that are not valid UTF-8 become `\xNN`.
+//! Names come from other processes and may contain anything: every one
+//! goes through [`crate::sanitize::escape_bytes`], the terminal's one
+//! escaping function (valid UTF-8 is kept, unlike ss, which turns every
+//! non-ASCII byte into `?`; `"` and `\` are escaped, so `("name",…)`
+//! always parses back).
 //!
 //! The process-info blocks of `-P` are in `printer::blocks`.
 
+use crate::sanitize::escape_bytes;
 use sockq_model::Owner;
 use std::io::Write;
-
-/// Appends `raw` to `out`, escaped as described in the module docs.
-pub fn escape_name(out: &mut Vec<u8>, raw: &[u8]) {
-    for chunk in raw.utf8_chunks() {
-        for c in chunk.valid().chars() {
-            match c {
-                '"' => out.extend_from_slice(b"\\\""),
-                '\\' => out.extend_from_slice(b"\\\\"),
-                c if c.is_ascii_control() => {
-                    let _ = write!(out, "\\x{:02x}", c as u32);
-                }
-                c if needs_unicode_escape(c) => {
-                    let _ = write!(out, "\\u{{{:04x}}}", c as u32);
-                }
-                c => {
-                    let mut b = [0u8; 4];
-                    out.extend_from_slice(c.encode_utf8(&mut b).as_bytes());
-                }
-            }
-        }
-        for b in chunk.invalid() {
-            let _ = write!(out, "\\x{b:02x}");
-        }
-    }
-}
-
-/// Invisible characters that control display: C1 controls, bidi controls,
-/// line and paragraph separators.
-fn needs_unicode_escape(c: char) -> bool {
-    c.is_control()
-        || matches!(
-            c,
-            '\u{061c}'
-                | '\u{200e}'
-                | '\u{200f}'
-                | '\u{2028}'
-                | '\u{2029}'
-                | '\u{202a}'..='\u{202e}'
-                | '\u{2066}'..='\u{2069}'
-        )
-}
 
 /// Appends ` users:(("comm",pid=P,fd=F),…)` exactly as ss prints it (with
 /// `threads`: `("comm",pid=P,tid=T,fd=F)`), in the given order. Nothing is
@@ -76,7 +29,7 @@ pub fn write_users(out: &mut Vec<u8>, owners: &[Owner], threads: bool) {
             out.push(b',');
         }
         out.extend_from_slice(b"(\"");
-        escape_name(out, o.comm.as_bytes());
+        escape_bytes(out, o.comm.as_bytes());
         let _ = write!(out, "\",pid={}", o.pid);
         if threads {
             let _ = write!(out, ",tid={}", o.tid.unwrap_or(o.pid));
@@ -93,7 +46,7 @@ mod tests {
 
     fn esc(raw: &[u8]) -> String {
         let mut out = Vec::new();
-        escape_name(&mut out, raw);
+        escape_bytes(&mut out, raw);
         String::from_utf8(out).unwrap_or_default()
     }
 

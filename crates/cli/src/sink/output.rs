@@ -44,7 +44,12 @@ pub enum Lead {
     Netns,
     /// `Time`: the time given to [`Output::set_time`].
     Time,
+    /// `Action`: `would-close` on every row (`-K --dry-run`).
+    DryRun,
 }
+
+/// What a dry run's rows say (the `Action` column, JSON `action`).
+pub const WOULD_CLOSE: &str = "would-close";
 
 /// A row held back by `--sort`.
 struct HeldRow {
@@ -100,18 +105,20 @@ impl<'a> Output<'a> {
                     Lead::None => l,
                     Lead::Netns => l.with_lead("Netns"),
                     Lead::Time => l.with_lead("Time"),
+                    Lead::DryRun => l.with_lead("Action"),
                 };
                 l.header = cfg.header;
                 l.screen = screen_width();
                 (Some(TablePrinter::new(w, l)), None)
             }
-            Format::Json | Format::JsonLines => (
-                None,
-                Some(crate::printer::json::JsonPrinter::new(
-                    w,
-                    cfg.format == Format::JsonLines,
-                )),
-            ),
+            Format::Json | Format::JsonLines => {
+                let mut j =
+                    crate::printer::json::JsonPrinter::new(w, cfg.format == Format::JsonLines);
+                if lead == Lead::DryRun {
+                    j.set_action(Some(WOULD_CLOSE));
+                }
+                (None, Some(j))
+            }
         };
         let show = &cfg.show;
         Ok(Output {
@@ -166,6 +173,14 @@ impl<'a> Output<'a> {
         self.labels.push(label);
         self.names.push(names);
         self.cur = self.names.len() - 1;
+    }
+
+    /// `-s --json` with a listing: the summary object goes into the same
+    /// document (see [`crate::printer::json::JsonPrinter::set_summary`]).
+    pub fn set_summary(&mut self, summary: Vec<u8>) {
+        if let Some(j) = &mut self.json {
+            j.set_summary(summary);
+        }
     }
 
     /// The time shown with the following sockets (`-E`), in seconds since
@@ -251,6 +266,10 @@ impl<'a> Output<'a> {
             Lead::Time => {
                 let t = self.time.unwrap_or(0.0);
                 let _ = std::io::Write::write_fmt(p.buf(), format_args!("{t:.3}"));
+                p.cut();
+            }
+            Lead::DryRun => {
+                p.buf().extend_from_slice(WOULD_CLOSE.as_bytes());
                 p.cut();
             }
         }
