@@ -12,12 +12,21 @@ mod bad_input;
 mod churn;
 /// Command-line behaviour: exit codes, usage errors, broken pipes.
 mod cli;
+/// Issue 14, the command line: -K with an empty -F, conflicting modes,
+/// helpful usage errors, non-UTF-8 arguments, completions, the man page.
+mod cli_fidelity;
 /// Socket details (-o, -e, -m, -i, unix, packet, netlink, -s) against ss, live.
 mod details;
 /// sockq's rows against ss's rows for the same sockets (inet tables).
 mod differential;
 /// `-E` into a closed pipe, lost events (ENOBUFS); dumps into `| head`.
 mod events;
+/// Features run end to end nowhere else: sockq-only predicates, -K selection, --sort keys,
+/// selection flags, states, --explain, -D -, COLUMNS, abbreviations, -E --json-lines.
+mod features;
+/// Regressions from hostile use: bound-inactive, interface bytes, /proc raw rows, endless
+/// inputs, --all-netns races and privilege, warnings and owner notices.
+mod fidelity;
 /// The filter language end to end: ssfilter.t replay, live expressions.
 mod filter;
 /// --metrics and --metrics-file: promtool, node_exporter and Prometheus.
@@ -30,3 +39,5 @@ mod output;
 mod privilege;
 /// Process ownership: -p, -T, the process-info block, nginx.
 mod process;
+/// iproute2's own testsuite (ssfilter.t) run verbatim with sockq as `$SS`.
+mod testsuite;

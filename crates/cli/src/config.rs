@@ -95,10 +95,12 @@ pub struct Config {
     pub explain: bool,
     /// `-D FILE`.
     pub diag_file: Option<PathBuf>,
+    /// `--replay FILE`: the TCP table from a `-D` dump, read whole.
+    pub replay: Option<PathBuf>,
     /// `-F FILE`.
     pub filter_file: Option<PathBuf>,
     /// `-N`.
-    pub net: Option<String>,
+    pub net: Option<std::ffi::OsString>,
     /// `--all-netns`.
     pub all_netns: bool,
     /// Whether `state`/`exclude` words were given (what `-K` accepts as a
@@ -116,6 +118,10 @@ pub struct Config {
     pub explicit_tables: bool,
     /// `--metrics` or `--metrics-file`: where the exposition goes.
     pub metrics: Option<MetricsTo>,
+    /// The tables the user named one by one (`-S`, `--vsock`, `-f xdp`,
+    /// `-A sctp`; not `-a`, `-f inet` or `-A all`): a missing diag module is
+    /// reported only for these.
+    pub named_tables: TableSet,
 }
 
 fn last_index(m: &ArgMatches, id: &str) -> Option<usize> {
@@ -179,6 +185,7 @@ impl Config {
         let mut families = FamilySet::EMPTY;
         let mut states = StateSet::EMPTY;
         let mut explicit_tables = false;
+        let mut named_tables = TableSet::EMPTY;
         // Every table/family option in command-line order, for "last wins"
         // and for the first -A that clears what came before it.
         let first_query = first_index(m, "query");
@@ -198,6 +205,7 @@ impl Config {
                 continue;
             }
             explicit_tables = true;
+            named_tables = named_tables.with(t);
             // A table flag before the first -A is cleared by it.
             if let (Some(q), Some(i)) = (first_query, last_index(m, id))
                 && i < q
@@ -239,6 +247,11 @@ impl Config {
         fam_opts.sort_by_key(|(i, _)| *i);
         for (i, f) in &fam_opts {
             explicit_tables = true;
+            // Families of their own tables name them (vsock, tipc, xdp);
+            // inet and inet6 name no single table.
+            if !matches!(f, Family::Inet | Family::Inet6) {
+                named_tables = named_tables.union(f.tables());
+            }
             families = families.with(*f);
             states = states.union(f.default_states());
             preferred = Some((*i, *f));
@@ -254,10 +267,12 @@ impl Config {
                         Some(rest) => (true, rest),
                         None => (false, id),
                     };
-                    let set = TableSet::parse_query_id(id).ok_or_else(|| {
-                        CliError::Usage(format!("\"{id}\" is illegal socket table id"))
-                    })?;
+                    let set = TableSet::parse_query_id(id)
+                        .ok_or_else(|| CliError::Usage(crate::usage::bad_query_id(id)))?;
                     q = if neg { q.minus(set) } else { q.union(set) };
+                    if !neg && !matches!(id, "all" | "inet") {
+                        named_tables = named_tables.union(set);
+                    }
                 }
             }
             // Table flags after the first -A were kept above.
@@ -297,12 +312,31 @@ impl Config {
             explicit_states = true;
         }
         // state/exclude words, before the expression.
-        let (words_mask, rest) = sockq_filter::peel_state_words(&a.filter)
-            .map_err(|e| CliError::Usage(e.to_string()))?;
+        let words: Vec<String> = a
+            .filter
+            .iter()
+            .map(|w| crate::usage::filter_text(w.as_encoded_bytes()))
+            .collect();
+        let (words_mask, rest) =
+            sockq_filter::peel_state_words(&words).map_err(|e| CliError::Usage(e.to_string()))?;
         let state_words = words_mask.is_some();
         if let Some(mask) = words_mask {
             states = mask;
             explicit_states = true;
+        }
+        // --replay: the file holds TCP replies only.
+        if a.replay.is_some() {
+            let inet = families.contains(Family::Inet) || families.contains(Family::Inet6);
+            tables = if tables.contains(Table::Tcp) || (tables.is_empty() && inet) {
+                TableSet::of(&[Table::Tcp])
+            } else {
+                TableSet::EMPTY
+            };
+            if tables.is_empty() {
+                return Err(CliError::Usage(
+                    "--replay replays TCP replies: select TCP (-t) or no table".into(),
+                ));
+            }
         }
         // filter_merge_defaults: complete families from tables and back.
         for t in Table::ALL {
@@ -343,6 +377,20 @@ impl Config {
         };
         if a.dry_run && !a.kill {
             return Err(CliError::Usage("--dry-run only goes with -K".into()));
+        }
+        if a.replay.is_some() {
+            let other = [
+                (a.kill, "-K"),
+                (a.events, "-E"),
+                (a.diag.is_some(), "-D"),
+                (a.all_netns, "--all-netns"),
+                (a.net.is_some(), "-N"),
+            ];
+            if let Some((_, flag)) = other.iter().find(|(on, _)| *on) {
+                return Err(CliError::Usage(format!(
+                    "--replay shows a saved dump: {flag} cannot be combined with it"
+                )));
+            }
         }
         if a.kill && a.events {
             return Err(CliError::Usage("-K and -E cannot be combined".into()));
@@ -386,6 +434,7 @@ impl Config {
             summary: a.summary,
             explain: a.explain,
             diag_file: a.diag.clone(),
+            replay: a.replay.clone(),
             filter_file: a.filter_file.clone(),
             net: a.net.clone(),
             all_netns: a.all_netns,
@@ -396,6 +445,7 @@ impl Config {
             no_bytecode,
             explicit_tables,
             metrics,
+            named_tables,
         })
     }
 
@@ -507,5 +557,50 @@ mod tests {
     #[test]
     fn udp_defaults_to_established() {
         assert_eq!(cfg(&["-u"]).states, StateSet::of(State::Established));
+    }
+
+    #[test]
+    fn named_tables_are_the_ones_given_one_by_one() {
+        for args in [
+            &["-a"][..],
+            &["-ln"],
+            &["-f", "inet"],
+            &["-A", "all"],
+            &["-A", "inet"],
+        ] {
+            assert_eq!(cfg(args).named_tables, TableSet::EMPTY, "{args:?}");
+        }
+        assert!(cfg(&["-S"]).named_tables.contains(Table::Sctp));
+        assert!(cfg(&["--xdp"]).named_tables.contains(Table::Xdp));
+        assert!(cfg(&["--vsock"]).named_tables.contains(Table::VsockStream));
+        assert!(
+            cfg(&["-f", "vsock"])
+                .named_tables
+                .contains(Table::VsockDgram)
+        );
+        assert!(cfg(&["-A", "dccp,tcp"]).named_tables.contains(Table::Dccp));
+        assert!(
+            !cfg(&["-A", "inet,!dccp"])
+                .named_tables
+                .contains(Table::Dccp)
+        );
+    }
+
+    #[test]
+    fn replay_is_the_tcp_table() {
+        let tcp = TableSet::of(&[Table::Tcp]);
+        for args in [
+            &["--replay", "f"][..],
+            &["-a", "--replay", "f"],
+            &["-4", "--replay", "f"],
+            &["-t", "--replay", "f"],
+            &["-tu", "--replay", "f"],
+        ] {
+            assert_eq!(cfg(args).tables, tcp, "{args:?}");
+        }
+        assert_eq!(
+            cfg(&["-6", "--replay", "f"]).families,
+            FamilySet::of(&[Family::Inet6])
+        );
     }
 }

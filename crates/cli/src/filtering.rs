@@ -142,20 +142,47 @@ struct PerNetns {
     names: BTreeSet<String>,
 }
 
+/// The most `-F` may read (1 MiB; a filter is a few lines): `/dev/zero` or
+/// a FIFO that never ends fails here instead of growing memory.
+const MAX_FILTER_FILE: u64 = 1 << 20;
+
 /// Reads `-F FILE` (or `-` for stdin): its words continue the expression.
 /// Lines whose first non-blank character is `#` are comments. Unlike ss,
 /// a line starting with `0` is kept.
 fn read_filter_file(path: &std::path::Path) -> Result<String, CliError> {
-    let mut text = String::new();
-    if path.as_os_str() == "-" {
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .map_err(|e| CliError::Usage(format!("reading the filter from stdin: {e}")))?;
+    let (what, input): (String, Box<dyn Read>) = if path.as_os_str() == "-" {
+        (
+            "the filter from stdin".into(),
+            Box::new(std::io::stdin().lock()),
+        )
     } else {
-        text = std::fs::read_to_string(path).map_err(|e| {
-            CliError::Usage(format!("cannot read filter file {}: {e}", path.display()))
+        let f = std::fs::File::open(path).map_err(|e| {
+            CliError::Usage(format!(
+                "cannot read filter file {}: {e}",
+                crate::sanitize::escaped(path.as_os_str().as_encoded_bytes())
+            ))
         })?;
+        (
+            format!(
+                "filter file {}",
+                crate::sanitize::escaped(path.as_os_str().as_encoded_bytes())
+            ),
+            Box::new(f),
+        )
+    };
+    let mut bytes = Vec::new();
+    input
+        .take(MAX_FILTER_FILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| CliError::Usage(format!("cannot read {what}: {e}")))?;
+    if bytes.len() as u64 > MAX_FILTER_FILE {
+        return Err(CliError::Usage(format!(
+            "{what} is larger than {} MiB; a filter is a few lines",
+            MAX_FILTER_FILE >> 20
+        )));
     }
+    // Bytes that are not UTF-8 (a unix path) are spelled `\xHH`.
+    let text = crate::usage::filter_text(&bytes);
     Ok(text
         .lines()
         .filter(|l| !l.trim_start().starts_with('#'))
@@ -286,6 +313,11 @@ impl FilterSet {
             .as_ref()
             .map(|p| p.names.iter().cloned().collect())
             .unwrap_or_default()
+    }
+
+    /// Whether there is an expression at all (`-F /dev/null` gives none).
+    pub fn has_expression(&self) -> bool {
+        self.filter.is_some()
     }
 
     /// Whether the socket passes (always true without a filter).

@@ -11,7 +11,7 @@ use std::net::IpAddr;
 pub struct Names {
     numeric: bool,
     ephemeral: (u16, u16),
-    ifnames: RefCell<Option<HashMap<u32, String>>>,
+    ifnames: RefCell<Option<HashMap<u32, Vec<u8>>>>,
     resolver: Option<crate::resolve::Resolver>,
     proc_root: String,
 }
@@ -60,12 +60,21 @@ impl Names {
         let map =
             cache.get_or_insert_with(|| sockq_netlink::interface_names().into_iter().collect());
         match map.get(&ifindex) {
-            Some(n) => crate::sanitize::escape_bytes(out, n.as_bytes()),
+            Some(n) => crate::sanitize::escape_bytes(out, n),
             None => {
                 out.extend_from_slice(b"if");
                 crate::printer::num::push_u64(out, u64::from(ifindex));
             }
         }
+    }
+
+    /// The interface's name as the kernel has it (raw bytes), for JSON,
+    /// which escapes it itself; `None` when unknown.
+    pub fn ifname_bytes(&self, ifindex: u32) -> Option<Vec<u8>> {
+        let mut cache = self.ifnames.borrow_mut();
+        let map =
+            cache.get_or_insert_with(|| sockq_netlink::interface_names().into_iter().collect());
+        map.get(&ifindex).map(|n| AsRef::<[u8]>::as_ref(n).to_vec())
     }
 
     /// Appends a packet socket's protocol: `*` for ETH_P_ALL, a name, or `[N]`.

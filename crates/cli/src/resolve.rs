@@ -58,8 +58,14 @@ impl Resolver {
         } else {
             let (tx, rx) = mpsc::channel();
             let started = Instant::now();
+            // A v4-mapped address (`::ffff:127.0.0.1`) is looked up as its
+            // IPv4 address, as ss's gethostbyaddr does.
+            let query = match addr {
+                IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(addr, IpAddr::V4),
+                v4 => v4,
+            };
             std::thread::spawn(move || {
-                let _ = tx.send(dns_lookup::lookup_addr(&addr).ok());
+                let _ = tx.send(dns_lookup::lookup_addr(&query).ok());
             });
             let r = rx.recv_timeout(budget).ok().flatten();
             if let Ok(mut s) = self.spent.lock() {

@@ -7,20 +7,22 @@
 //! This module is the only one that knows every stage; each stage knows only
 //! those below it, so nothing imports this module but the crate root.
 
-use crate::config::Config;
+use crate::config::{Config, Format};
 use crate::error::CliError;
 use crate::names::Names;
 use crate::plan::Plan;
 use crate::printer::summary::{Sockstat, SummaryCounts};
-use crate::scope::{AllNetns, Scope};
+use crate::scope::{AllNetns, Scope, Visit};
 use crate::select::{Select, scan_owners};
 use crate::sink::kill::{self, Killer};
 use crate::sink::metrics::MetricsSink;
 use crate::sink::output::{Lead, Output};
 use crate::sink::{self, Sink};
 use crate::source::events::{self, Ended};
+use crate::source::unix_peers::unix_peers;
 use crate::source::{self, Dump, TcpSource};
 use sockq_model::Socket;
+use std::cell::OnceCell;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
@@ -36,6 +38,11 @@ const SUCCESS: Outcome = Outcome { code: 0 };
 
 /// Runs the whole command.
 pub fn run(cfg: &Config) -> Result<Outcome, CliError> {
+    // A usage error, so before the namespace is opened or entered: without
+    // the privilege to enter it, `-N NS -K` must still say it needs a filter.
+    if cfg.kill {
+        kill::check_words(cfg)?;
+    }
     match Scope::of(cfg)? {
         Scope::All => run_all(cfg),
         // The whole run happens on a thread inside the namespace: sockets,
@@ -55,10 +62,11 @@ fn explain(plan: &Plan) -> Result<Outcome, CliError> {
 /// thread entered a namespace of its own (`-N`).
 fn run_here(cfg: &Config, in_netns: bool) -> Result<Outcome, CliError> {
     let start = Instant::now();
-    if cfg.kill {
-        kill::check_selection(cfg)?;
-    }
     let plan = Plan::new(cfg)?;
+    if cfg.kill {
+        // After the filter is built: an empty -F is no selection.
+        kill::check_selection(cfg, &plan.filters)?;
+    }
     if cfg.explain {
         return explain(&plan);
     }
@@ -75,10 +83,21 @@ fn run_here(cfg: &Config, in_netns: bool) -> Result<Outcome, CliError> {
         return Ok(SUCCESS);
     }
     let net_proc = source::net_root(&plan.proc_root, in_netns);
+    // `-s`: printed now, or, in JSON with a listing after it, inside the
+    // listing's document (one JSON document per run).
+    let mut summary_json = None;
     if cfg.summary {
-        summary(cfg, &net_proc)?;
+        let counts = summary(&net_proc)?;
         // As ss: with no table, family or filter given, the summary is all.
-        if !cfg.explicit_tables && cfg.filter_words.is_empty() && cfg.filter_file.is_none() {
+        let only = !cfg.explicit_tables && cfg.filter_words.is_empty() && cfg.filter_file.is_none();
+        if only || cfg.format == Format::Table {
+            sink::summary::write(cfg, &counts)?;
+        } else {
+            let mut b = Vec::new();
+            crate::printer::json::summary(&mut b, &counts);
+            summary_json = Some(b);
+        }
+        if only {
             return Ok(SUCCESS);
         }
     }
@@ -86,9 +105,17 @@ fn run_here(cfg: &Config, in_netns: bool) -> Result<Outcome, CliError> {
         source::diag_file::write(cfg, &plan.filters, plan.families, plan.extensions, path)?;
         return Ok(SUCCESS);
     }
-    let tcp = TcpSource::from_env()?;
+    let tcp = TcpSource::of(cfg)?;
     let owners = scan_owners(cfg, plan.needs_owners, &plan.proc_root)?;
-    let out = Output::with_lead(cfg, &plan.proc_root, Lead::None)?;
+    let dry_run = cfg.kill && cfg.dry_run;
+    let lead = if dry_run { Lead::DryRun } else { Lead::None };
+    let unix = OnceCell::new();
+    let peers = |ino: u32| unix.get_or_init(unix_peers).get(&ino).cloned();
+    let mut out =
+        Output::with_lead(cfg, &plan.proc_root, lead)?.with_processes(owners.as_ref(), &peers);
+    if let Some(b) = summary_json {
+        out.set_summary(b);
+    }
     let killer = if cfg.kill && !cfg.dry_run {
         Some(Killer::new()?)
     } else {
@@ -97,13 +124,14 @@ fn run_here(cfg: &Config, in_netns: bool) -> Result<Outcome, CliError> {
     let mut metrics = metrics_sink(cfg, &plan, owners.as_ref(), start);
     if let (Some(m), Some(spec)) = (&mut metrics, &cfg.net) {
         // -N NAME: the label is what was given to -N.
-        m.begin_netns(spec);
+        m.begin_netns(&spec.to_string_lossy());
     }
     let mut sink = Sink::new(out, killer).with_metrics(metrics);
     if needs_listener_ports(cfg) {
         source::listeners::ports(&plan.tables, &mut |t, p| sink.listener_port(t, p))?;
     }
-    let select = Select::new(cfg, &plan, owners.as_ref());
+    let mut select = Select::new(cfg, &plan, owners.as_ref());
+    select.unmasked_tcp = tcp.unmasked();
     let bytecode = plan.filters.bytecode();
     let dump = Dump {
         cfg,
@@ -115,11 +143,20 @@ fn run_here(cfg: &Config, in_netns: bool) -> Result<Outcome, CliError> {
         tcp: &tcp,
         net_proc: &net_proc,
     };
+    let mut selected = 0u64;
     dump.run(&mut |s| match select.pick(s) {
-        Some(own) => sink.socket(s, own),
+        Some(own) => {
+            selected += 1;
+            sink.socket(s, own)
+        }
         None => std::ops::ControlFlow::Continue(()),
     })?;
     sink.finish()?;
+    if dry_run {
+        // A real notice, not a hint: the listing must not pass for kills.
+        let what = if selected == 1 { "socket" } else { "sockets" };
+        eprintln_quiet!("sockq: dry run: {selected} {what} would be closed; none was closed");
+    }
     Ok(SUCCESS)
 }
 
@@ -149,9 +186,8 @@ fn needs_listener_ports(cfg: &Config) -> bool {
             || cfg.filter_file.is_some())
 }
 
-/// `-s`: counts every TCP, UDP and RAW socket of this namespace, then
-/// prints the summary.
-fn summary(cfg: &Config, net_proc: &Path) -> Result<(), CliError> {
+/// `-s`: counts every TCP, UDP and RAW socket of this namespace.
+fn summary(net_proc: &Path) -> Result<SummaryCounts, CliError> {
     let mut counts = SummaryCounts::default();
     let missing = source::summary::count(net_proc, &mut |s| counts.add(s))?;
     let read = |f: &str| {
@@ -160,7 +196,7 @@ fn summary(cfg: &Config, net_proc: &Path) -> Result<(), CliError> {
             .unwrap_or_default()
     };
     counts.fill_missing(&read("sockstat"), &read("sockstat6"), &missing);
-    sink::summary::write(cfg, &counts)
+    Ok(counts)
 }
 
 /// `-E`: events are a source like a dump, feeding the same selection
@@ -210,10 +246,14 @@ fn run_all(cfg: &Config) -> Result<Outcome, CliError> {
     let all = AllNetns::discover(&plan.proc_root);
     let owners = scan_owners(cfg, plan.needs_owners, &plan.proc_root)?;
     let bytecode = plan.filters.bytecode();
+    let unix = OnceCell::new();
+    let peers = |ino: u32| unix.get_or_init(unix_peers).get(&ino).cloned();
+    let out = Output::with_lead(cfg, &plan.proc_root, Lead::Netns)?
+        .with_processes(owners.as_ref(), &peers);
     let metrics = metrics_sink(cfg, &plan, owners.as_ref(), start);
-    let mut sink = Sink::new(Output::with_lead(cfg, &plan.proc_root, Lead::Netns)?, None)
-        .with_metrics(metrics);
+    let mut sink = Sink::new(out, None).with_metrics(metrics);
     let mut failures: Vec<String> = Vec::new();
+    let mut denied: Vec<String> = Vec::new();
     // Per interface name of the filter: in how many dumped namespaces it
     // named no interface.
     let mut lacking: BTreeMap<String, usize> = BTreeMap::new();
@@ -221,9 +261,9 @@ fn run_all(cfg: &Config) -> Result<Outcome, CliError> {
     let select = Select::new(cfg, &plan, owners.as_ref());
     all.each(
         || dump_this_netns(cfg, &plan, &select, bytecode.as_deref()),
-        |ns, r| {
-            match r {
-                Ok(d) => {
+        |ns, visit| {
+            match visit {
+                Visit::Dumped(Ok(d)) => {
                     dumped += 1;
                     for m in &d.missing {
                         *lacking.entry(m.clone()).or_insert(0) += 1;
@@ -236,8 +276,11 @@ fn run_all(cfg: &Config) -> Result<Outcome, CliError> {
                         sink.netns_socket(s, select.owners_of(s))?;
                     }
                 }
-                Err(CliError::Done) => {}
-                Err(e) => failures.push(format!("{}: {e}", ns.label())),
+                Visit::Dumped(Err(CliError::Done)) | Visit::Vanished => {}
+                Visit::Denied => denied.push(ns.label()),
+                Visit::Dumped(Err(e)) | Visit::Failed(e) => {
+                    failures.push(format!("{}: {e}", ns.label()));
+                }
             }
             Ok(())
         },
@@ -248,6 +291,15 @@ fn run_all(cfg: &Config) -> Result<Outcome, CliError> {
         if dumped > 0 && lacking.get(&name) == Some(&dumped) {
             eprintln_quiet!("sockq: no network namespace has an interface named \"{name}\"");
         }
+    }
+    // Without privilege the caller's own namespace is still listed; the
+    // others are named in one line.
+    if !denied.is_empty() {
+        eprintln_quiet!(
+            "sockq: could not enter {} network namespaces (permission denied; run as root to see them): {}",
+            denied.len(),
+            denied.join(", ")
+        );
     }
     if let Some(first) = failures.first() {
         return Err(CliError::Runtime(if failures.len() == 1 {

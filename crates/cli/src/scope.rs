@@ -41,20 +41,27 @@ pub struct Target {
 
 impl Target {
     /// `NAME` (under /var/run/netns), a path (anything with a `/`), or `pid:PID`.
-    pub fn parse(spec: &str) -> Result<Target, CliError> {
-        let path = if let Some(pid) = spec.strip_prefix("pid:") {
-            let pid: u32 = pid.parse().map_err(|_| {
-                CliError::Usage(format!("-N {spec}: expected pid:PID with a numeric PID"))
-            })?;
+    pub fn parse(raw: &std::ffi::OsStr) -> Result<Target, CliError> {
+        // Bytes: a path that is not UTF-8 names a namespace file too.
+        let bytes = raw.as_encoded_bytes();
+        let spec = crate::sanitize::escaped(bytes);
+        let spec = spec.as_str();
+        let path = if let Some(pid) = bytes.strip_prefix(b"pid:") {
+            let pid: u32 = std::str::from_utf8(pid)
+                .ok()
+                .and_then(|p| p.parse().ok())
+                .ok_or_else(|| {
+                    CliError::Usage(format!("-N {spec}: expected pid:PID with a numeric PID"))
+                })?;
             PathBuf::from(format!("/proc/{pid}/ns/net"))
-        } else if spec.contains('/') {
-            PathBuf::from(spec)
+        } else if bytes.contains(&b'/') {
+            PathBuf::from(raw)
         } else if spec.is_empty() || spec == "." || spec == ".." {
             return Err(CliError::Usage(format!(
                 "-N \"{spec}\": not a namespace name"
             )));
         } else {
-            Path::new(NETNS_RUN_DIR).join(spec)
+            Path::new(NETNS_RUN_DIR).join(raw)
         };
         Ok(Target {
             spec: spec.to_string(),
@@ -88,7 +95,7 @@ pub fn run_inside<T: Send>(
                 CliError::Runtime(format!(
                     "cannot enter network namespace \"{}\" ({}): {}",
                     target.spec,
-                    target.path.display(),
+                    crate::sanitize::escaped(target.path.as_os_str().as_encoded_bytes()),
                     reason(&e)
                 ))
             })?;
@@ -110,11 +117,20 @@ pub struct Namespace {
     pub pid: Option<u32>,
     /// Whether it is the host's (pid 1's, else sockq's own).
     pub host: bool,
+    /// The container its lowest pid runs in, as `runtime:name` (`podman:web`).
+    pub container: Option<String>,
 }
 
 impl Namespace {
-    /// The row label: the name, else `net:[INODE](pid PID)`.
+    /// The row label: `host`, the name, the container (`podman:web`), else
+    /// `net:[INODE](pid PID)`.
     pub fn label(&self) -> String {
+        if self.host {
+            return "host".into();
+        }
+        if let (None, Some(c)) = (&self.name, &self.container) {
+            return c.clone();
+        }
         match (&self.name, self.pid) {
             (Some(n), _) => n.clone(),
             (None, Some(p)) => format!("net:[{}](pid {p})", self.id.1),
@@ -159,6 +175,7 @@ pub fn discover(proc_root: &Path, run_dir: &Path) -> Vec<Namespace> {
             name: Some(n),
             pid: None,
             host: Some(id) == host,
+            container: None,
         });
     }
     let mut pids: Vec<u32> = std::fs::read_dir(proc_root)
@@ -179,6 +196,7 @@ pub fn discover(proc_root: &Path, run_dir: &Path) -> Vec<Namespace> {
             name: None,
             pid: None,
             host: Some(id) == host,
+            container: None,
         });
         if e.pid.is_none() {
             e.pid = Some(pid);
@@ -190,9 +208,19 @@ pub fn discover(proc_root: &Path, run_dir: &Path) -> Vec<Namespace> {
             name: None,
             pid: None,
             host: Some(id) == host,
+            container: None,
         });
     }
     let mut v: Vec<Namespace> = found.into_values().collect();
+    // A namespace with no name is labelled by the container its first
+    // process runs in (read from /proc/PID/cgroup and the runtime's state).
+    if let Ok(mut d) = sockq_proc::Detailer::new(proc_root, None) {
+        for ns in v.iter_mut().filter(|n| n.name.is_none() && !n.host) {
+            if let Some(pid) = ns.pid {
+                ns.container = d.identity(pid).container.map(|c| c.label());
+            }
+        }
+    }
     v.sort_by(|a, b| {
         (!a.host, a.name.is_none(), &a.name, a.id.1, a.id.0).cmp(&(
             !b.host,
@@ -257,22 +285,24 @@ impl AllNetns {
     }
 
     /// Runs `work` inside every namespace, on worker threads, and hands
-    /// each result to `take` on the calling thread, in namespace order, as
-    /// results come in. A namespace that vanished meanwhile (its last
-    /// process exited, or its name was deleted) gives `CliError::Done`.
+    /// each [`Visit`] to `take` on the calling thread, in namespace order,
+    /// as results come in. A worker enters a namespace only when it is not
+    /// in it already, so the caller's own namespace needs no privilege.
     /// An error from `take` stops the workers and ends the walk.
     pub fn each<T: Send>(
         &self,
         work: impl Fn() -> Result<T, CliError> + Sync,
-        mut take: impl FnMut(&Namespace, Result<T, CliError>) -> Result<(), CliError>,
+        mut take: impl FnMut(&Namespace, Visit<T>) -> Result<(), CliError>,
     ) -> Result<(), CliError> {
         let next = AtomicUsize::new(0);
         std::thread::scope(|sc| -> Result<(), CliError> {
-            let (tx, rx) = std::sync::mpsc::channel::<(usize, Result<T, CliError>)>();
+            let (tx, rx) = std::sync::mpsc::channel::<(usize, Visit<T>)>();
             for _ in 0..WORKERS.min(self.spaces.len()) {
                 let tx = tx.clone();
                 let (next, work) = (&next, &work);
                 sc.spawn(move || {
+                    // The namespace this thread is in: the process's, at first.
+                    let mut here = netns_id(Path::new("/proc/thread-self/ns/net")).ok();
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(ns) = self.spaces.get(i) else { break };
@@ -280,15 +310,25 @@ impl AllNetns {
                             Some(n) => self.run_dir.join(n),
                             None => ns.path(&self.proc_root),
                         };
-                        let r = enter(&path).and_then(|()| work());
-                        if tx.send((i, r)).is_err() {
+                        let visit = if here == Some(ns.id) {
+                            Visit::Dumped(work())
+                        } else {
+                            match enter(&path, ns.id) {
+                                Ok(()) => {
+                                    here = Some(ns.id);
+                                    Visit::Dumped(work())
+                                }
+                                Err(v) => v,
+                            }
+                        };
+                        if tx.send((i, visit)).is_err() {
                             break;
                         }
                     }
                 });
             }
             drop(tx);
-            let mut pending: BTreeMap<usize, Result<T, CliError>> = BTreeMap::new();
+            let mut pending: BTreeMap<usize, Visit<T>> = BTreeMap::new();
             let mut want = 0usize;
             for (i, r) in rx {
                 pending.insert(i, r);
@@ -308,20 +348,43 @@ impl AllNetns {
     }
 }
 
-/// Enters `path` on the calling (worker) thread.
-fn enter(path: &Path) -> Result<(), CliError> {
-    if let Err(e) = enter_netns(path) {
-        if vanished(&e) {
-            return Err(CliError::Done);
-        }
-        return Err(CliError::Runtime(format!(
-            "cannot enter network namespace ({}): {}",
-            path.display(),
-            reason(&e)
-        )));
-    }
-    Ok(())
+/// What became of one namespace of `--all-netns`.
+pub enum Visit<T> {
+    /// Entered (or already there): the work's result.
+    Dumped(Result<T, CliError>),
+    /// Gone meanwhile: its last process exited, or its name was deleted
+    /// (`ip netns del` unmounts the name before unlinking it, so entering
+    /// it can also fail with EINVAL). Skipped silently.
+    Vanished,
+    /// Entering it was not permitted (EPERM: no CAP_SYS_ADMIN over it).
+    Denied,
+    /// Entering it failed for another reason.
+    Failed(CliError),
 }
+
+/// Enters `path`, the namespace `id`, on the calling (worker) thread.
+fn enter<T>(path: &Path, id: NetnsId) -> Result<(), Visit<T>> {
+    let Err(e) = enter_netns(path) else {
+        return Ok(());
+    };
+    // Whatever the error, a name that no longer leads to the same
+    // namespace was deleted (or replaced) while we looked.
+    if vanished(&e) || netns_id(path).ok() != Some(id) {
+        return Err(Visit::Vanished);
+    }
+    if matches!(&e, sockq_netlink::Error::Io { source, .. } if source.raw_os_error() == Some(EPERM))
+    {
+        return Err(Visit::Denied);
+    }
+    Err(Visit::Failed(CliError::Runtime(format!(
+        "cannot enter network namespace ({}): {}",
+        path.display(),
+        reason(&e)
+    ))))
+}
+
+/// EPERM: setns without CAP_SYS_ADMIN over the namespace.
+const EPERM: i32 = 1;
 
 #[cfg(test)]
 mod tests {
@@ -329,14 +392,14 @@ mod tests {
 
     #[test]
     fn targets() {
-        let t = Target::parse("blue").unwrap_or_else(|e| panic!("{e}"));
+        let t = Target::parse("blue".as_ref()).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(t.path, Path::new("/var/run/netns/blue"));
-        let t = Target::parse("pid:42").unwrap_or_else(|e| panic!("{e}"));
+        let t = Target::parse("pid:42".as_ref()).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(t.path, Path::new("/proc/42/ns/net"));
-        let t = Target::parse("/run/netns/x").unwrap_or_else(|e| panic!("{e}"));
+        let t = Target::parse("/run/netns/x".as_ref()).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(t.path, Path::new("/run/netns/x"));
-        assert!(Target::parse("pid:x").is_err());
-        assert!(Target::parse("..").is_err());
+        assert!(Target::parse("pid:x".as_ref()).is_err());
+        assert!(Target::parse("..".as_ref()).is_err());
     }
 
     #[test]
@@ -346,10 +409,15 @@ mod tests {
             name: None,
             pid: Some(1234),
             host: false,
+            container: None,
         };
         assert_eq!(ns.label(), "net:[4026532281](pid 1234)");
+        ns.container = Some("podman:web".into());
+        assert_eq!(ns.label(), "podman:web");
         ns.name = Some("blue".into());
         assert_eq!(ns.label(), "blue");
+        ns.host = true;
+        assert_eq!(ns.label(), "host");
     }
 
     #[test]

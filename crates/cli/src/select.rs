@@ -7,7 +7,7 @@ use crate::config::Config;
 use crate::error::CliError;
 use crate::filtering::FilterSet;
 use crate::plan::Plan;
-use sockq_model::{FamilySet, Owner, Socket, StateSet, TableSet};
+use sockq_model::{FamilySet, Owner, Socket, StateSet, Table, TableSet};
 use sockq_proc::OwnerMap;
 use std::path::Path;
 
@@ -24,6 +24,8 @@ pub struct Select<'a> {
     pub filters: &'a FilterSet,
     /// The process map, when built.
     pub owners: Option<&'a OwnerMap>,
+    /// TCP rows skip the states and families (ss's `TCPDIAG_FILE` replay).
+    pub unmasked_tcp: bool,
 }
 
 impl<'a> Select<'a> {
@@ -35,6 +37,7 @@ impl<'a> Select<'a> {
             tables: cfg.tables,
             filters: &plan.filters,
             owners,
+            unmasked_tcp: false,
         }
     }
 
@@ -51,7 +54,8 @@ impl<'a> Select<'a> {
     /// the filter; `None` when it is not shown.
     #[inline]
     pub fn pick(&self, s: &Socket) -> Option<&'a [Owner]> {
-        if !self.states.contains(s.state) || !self.families.contains(s.family) {
+        let masked = !(self.unmasked_tcp && s.table == Table::Tcp);
+        if masked && (!s.in_states(self.states) || !self.families.contains(s.family)) {
             return None;
         }
         let own = self.owners_of(s);
@@ -79,13 +83,71 @@ pub fn scan_owners(
         proc_root: proc_root.to_path_buf(),
         threads: cfg.show.threads,
     };
-    let map = sockq_proc::scan(&opts)
-        .map_err(|e| CliError::Runtime(format!("scanning processes: {e}")))?;
-    if map.denied() > 0 {
-        eprintln_quiet!(
-            "sockq: {} processes could not be read (permission denied); their sockets show no owner. Run as root to see every owner.",
-            map.denied()
-        );
+    // -P follows pipes: their holders are recorded in the same walk.
+    let map = if cfg.show.process_info {
+        sockq_proc::scan_with_ends(&opts, None)
+    } else {
+        sockq_proc::scan(&opts)
+    }
+    .map_err(|e| CliError::Runtime(format!("scanning processes: {e}")))?;
+    if let Some(line) = owner_notice(
+        map.denied(),
+        map.hidden(),
+        rustix::process::geteuid().is_root(),
+    ) {
+        eprintln_quiet!("{line}");
     }
     Ok(Some(map))
+}
+
+/// The one line saying that some owners are missing, if any are: processes
+/// whose fds could not be read (also root, for some processes under a
+/// security module) and processes `/proc` hides (`hidepid=2`).
+pub fn owner_notice(denied: usize, hidden: bool, root: bool) -> Option<String> {
+    let mut parts = Vec::new();
+    if denied > 0 {
+        let even = if root { ", even as root" } else { "" };
+        parts.push(format!(
+            "{denied} processes could not be read (permission denied{even})"
+        ));
+    }
+    if hidden {
+        parts.push("/proc is mounted with hidepid=2 and hides other users' processes".to_owned());
+    }
+    if parts.is_empty() {
+        return None;
+    }
+    let hint = if root {
+        ""
+    } else {
+        " Run as root to see every owner."
+    };
+    Some(format!(
+        "sockq: {}; their sockets show no owner.{hint}",
+        parts.join(", and ")
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::owner_notice;
+
+    #[test]
+    fn owner_notice_covers_denied_and_hidden() {
+        assert_eq!(owner_notice(0, false, false), None);
+        let n = owner_notice(3, false, false).unwrap_or_default();
+        assert!(n.contains("3 processes could not be read") && n.contains("Run as root"));
+        let r = owner_notice(1, false, true).unwrap_or_default();
+        assert!(
+            r.contains("even as root") && !r.contains("Run as root"),
+            "{r}"
+        );
+        let h = owner_notice(0, true, false).unwrap_or_default();
+        assert!(h.contains("hidepid=2") && h.lines().count() == 1, "{h}");
+        let both = owner_notice(2, true, false).unwrap_or_default();
+        assert!(
+            both.contains("2 processes") && both.contains("hidepid"),
+            "{both}"
+        );
+    }
 }

@@ -292,7 +292,7 @@ impl Node {
             Node::Mark(v, m) => s.mark.unwrap_or(0) & m == *v,
             Node::Cgroup(id) => s.cgroup_id.unwrap_or(0) == *id,
             Node::Auto(lo, hi) => autobound(s, *lo, *hi),
-            Node::State(set) => set.contains(s.state),
+            Node::State(set) => s.in_states(*set),
             Node::Uid(c, u) => s.uid.is_some_and(|x| c.test(x, *u)),
             Node::Inode(c, n) => c.test(s.inode, *n),
             Node::Rqueue(c, n) => c.test(s.recv_q, *n),

@@ -2,7 +2,8 @@
 //! the printers. These are facts about Linux, not code: ethertypes from
 //! `if_ether.h` and netlink protocols from `netlink.h`, with ss's spellings.
 
-/// Ethertype numbers and their names, as ss prints them (`ip`, `arp`, …).
+/// Ethertype numbers and their names, as ss prints them (`ip`, `arp`, …):
+/// iproute2's `lib/ll_proto.c`, spelling included (`LLDP`, `802.1Q`).
 pub const ETHERTYPES: &[(u16, &str)] = &[
     (0x0001, "802_3"),
     (0x0002, "ax25"),
@@ -26,7 +27,7 @@ pub const ETHERTYPES: &[(u16, &str)] = &[
     (0x0800, "ip"),
     (0x0805, "x25"),
     (0x0806, "arp"),
-    (0x08ff, "ax.25"),
+    (0x08ff, "bpq"),
     (0x0a00, "ieeepup"),
     (0x0a01, "ieeepupat"),
     (0x6000, "dec"),
@@ -53,7 +54,12 @@ pub const ETHERTYPES: &[(u16, &str)] = &[
     (0x88a2, "aoe"),
     (0x88a8, "802.1ad"),
     (0x88ca, "tipc"),
-    (0x88cc, "lldp"),
+    (0x88cc, "LLDP"),
+    (0x8892, "profinet"),
+    (0x88a4, "ethercat"),
+    (0x8902, "cfm"),
+    // Accepted in filters (`link:ipv4`); printed as `ip`, the first name.
+    (0x0800, "ipv4"),
 ];
 
 /// The name of an ethertype.

@@ -2,7 +2,7 @@
 
 use crate::detail::Detail;
 use crate::info::{BbrInfo, DctcpInfo, MptcpInfo, SkMem, TcpInfo, VegasInfo};
-use crate::state::State;
+use crate::state::{State, StateSet};
 use crate::table::{Family, Table};
 use std::net::IpAddr;
 
@@ -253,6 +253,19 @@ pub struct Socket {
 }
 
 impl Socket {
+    /// Whether the state set selects this socket.
+    ///
+    /// Linux (6.8+) reports a TCP socket that is bound but neither listening
+    /// nor connecting with state CLOSE, and only when the request asks for
+    /// bound-inactive (bit 13): a TCP socket in CLOSE is therefore selected
+    /// by a set holding bound-inactive, as the kernel selected it.
+    pub fn in_states(&self, set: StateSet) -> bool {
+        set.contains(self.state)
+            || (self.table == Table::Tcp
+                && self.state == State::Close
+                && set.contains(State::BoundInactive))
+    }
+
     /// A record with every optional field empty.
     pub fn new(table: Table, family: Family, state: State) -> Socket {
         Socket {

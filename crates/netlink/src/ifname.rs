@@ -4,8 +4,9 @@
 use std::ffi::{CStr, CString};
 
 /// Every interface as `(index, name)`, in the C library's order; empty if
-/// the list cannot be read.
-pub fn interface_names() -> Vec<(u32, String)> {
+/// the list cannot be read. Names are the kernel's bytes, which need not be
+/// UTF-8 (`ip link set lo name $'\xff'` is accepted): the printers escape them.
+pub fn interface_names() -> Vec<(u32, Vec<u8>)> {
     // SAFETY: if_nameindex takes no arguments; it returns NULL on failure or
     // an array it allocated, ended by an entry with index 0 and a NULL name.
     let head = unsafe { libc::if_nameindex() };
@@ -23,7 +24,7 @@ pub fn interface_names() -> Vec<(u32, String)> {
         // SAFETY: if_name is a NUL-terminated string owned by the array,
         // valid until if_freenameindex below.
         let name = unsafe { CStr::from_ptr(entry.if_name) };
-        out.push((entry.if_index, name.to_string_lossy().into_owned()));
+        out.push((entry.if_index, name.to_bytes().to_vec()));
         // SAFETY: this entry was not the terminator, so the next one exists.
         p = unsafe { p.add(1) };
     }
@@ -48,7 +49,7 @@ mod tests {
     #[test]
     fn loopback_is_listed() {
         let names = interface_names();
-        let lo = names.iter().find(|(_, n)| n == "lo").map(|(i, _)| *i);
+        let lo = names.iter().find(|(_, n)| n == b"lo").map(|(i, _)| *i);
         assert!(lo.is_some(), "{names:?}");
         assert_eq!(interface_index("lo"), lo);
         assert_eq!(interface_index("no-such-if0"), None);

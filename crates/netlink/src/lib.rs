@@ -48,6 +48,7 @@ pub mod both;
 pub mod destroy;
 pub mod error;
 pub mod events;
+pub mod held;
 mod ifname;
 pub mod inet;
 pub mod msg;
@@ -61,14 +62,14 @@ mod socket;
 mod sockopt;
 pub mod unix;
 
-pub use both::{ipv4_first, tcp6_in_use};
+pub use both::{HOLD_BUDGET, Walk, ipv4_first, tcp6_in_use};
 pub use error::Error;
 pub use ifname::{interface_index, interface_names};
 pub use inet::{InetRequest, decode_inet, decode_inet_into, ext};
 pub use nl::{decode_netlink, netlink_request};
 pub use other::{decode_tipc, decode_vsock, decode_xdp, tipc_request, vsock_request, xdp_request};
 pub use packet::{decode_packet, packet_request};
-pub use replay::replay;
+pub use replay::{ReplayMode, replay, replay_reader};
 pub use socket::{
     DiagSocket, MAX_DUMP_RETRIES, OnMessage, cookie_offset, dump_from_bytes, retry_interrupted,
 };

@@ -138,9 +138,82 @@ pub(crate) fn denied(e: Errno) -> bool {
     e == Errno::ACCESS || e == Errno::PERM
 }
 
+/// Whether the procfs mounted at `proc_root` hides other users' processes
+/// from this caller: its mount options hold `hidepid=2`/`invisible` or
+/// `hidepid=4`/`ptraceable` (from `proc_root/self/mountinfo`, the last mount
+/// on that point) and the caller is not root. (A `gid=` exemption is not
+/// checked: the answer is then "may hide".)
+pub(crate) fn pids_hidden(proc_root: &std::path::Path) -> bool {
+    if rustix::process::geteuid().is_root() {
+        return false;
+    }
+    let Ok(point) = std::fs::canonicalize(proc_root) else {
+        return false;
+    };
+    let Ok(info) = std::fs::read(proc_root.join("self/mountinfo")) else {
+        return false;
+    };
+    let mut hides = false;
+    for line in info.split(|&b| b == b'\n') {
+        if let Some(h) = mount_hides_pids(line, point.as_os_str().as_encoded_bytes()) {
+            hides = h;
+        }
+    }
+    hides
+}
+
+/// For a mountinfo line of a procfs mounted at `point`: whether its options
+/// hide pids; `None` for any other line.
+pub(crate) fn mount_hides_pids(line: &[u8], point: &[u8]) -> Option<bool> {
+    let text = std::str::from_utf8(line).ok()?;
+    let (left, right) = text.split_once(" - ")?;
+    let mount_point = left.split(' ').nth(4)?.replace("\\040", " ");
+    let mut r = right.split(' ');
+    if r.next()? != "proc" || mount_point.as_bytes() != point {
+        return None;
+    }
+    let opts = r.nth(1).unwrap_or_default();
+    Some(opts.split(',').any(|o| {
+        matches!(
+            o,
+            "hidepid=2" | "hidepid=invisible" | "hidepid=4" | "hidepid=ptraceable"
+        )
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hidepid_options_are_read_from_mountinfo() {
+        let line = |opts: &str| format!("22 27 0:21 / /proc rw,relatime - proc proc {opts}");
+        assert_eq!(
+            mount_hides_pids(line("rw").as_bytes(), b"/proc"),
+            Some(false)
+        );
+        for o in [
+            "rw,hidepid=invisible",
+            "rw,hidepid=2",
+            "rw,hidepid=ptraceable,subset=pid",
+        ] {
+            assert_eq!(
+                mount_hides_pids(line(o).as_bytes(), b"/proc"),
+                Some(true),
+                "{o}"
+            );
+        }
+        assert_eq!(
+            mount_hides_pids(line("rw,hidepid=noaccess").as_bytes(), b"/proc"),
+            Some(false)
+        );
+        assert_eq!(
+            mount_hides_pids(line("rw,hidepid=2").as_bytes(), b"/x"),
+            None
+        );
+        let sys = "23 27 0:22 / /sys rw - sysfs sysfs rw";
+        assert_eq!(mount_hides_pids(sys.as_bytes(), b"/sys"), None);
+    }
 
     #[test]
     fn u32_parsing() {

@@ -31,8 +31,10 @@ pub struct OwnerMap {
     owners: Vec<Owner>,
     /// `(inode, first index in owners)`, sorted by inode.
     index: Vec<(u32, u32)>,
-    /// Processes whose `fd/` could not be read (EACCES/EPERM).
+    /// Processes whose `fd/` or some fd link could not be read (EACCES/EPERM).
     denied: usize,
+    /// `/proc` is mounted with `hidepid=2` (or 4) and the caller is not root.
+    hidden: bool,
     /// Every pipe and socket fd of every process, sorted by (kind, inode,
     /// pid, fd), when the scan was asked to record them
     /// ([`scan_with_ends`]); empty otherwise.
@@ -83,10 +85,19 @@ impl OwnerMap {
         self.owners.get(start..end).unwrap_or(&[])
     }
 
-    /// How many processes were skipped because their `fd/` directory could
-    /// not be read (`EACCES`/`EPERM`: another user's process, not root).
+    /// How many processes were skipped, wholly or in part, because their
+    /// `fd/` directory or one of its links could not be read
+    /// (`EACCES`/`EPERM`: another user's process, or a process even root
+    /// may not inspect, such as an init guarded by a security module).
     pub fn denied(&self) -> usize {
         self.denied
+    }
+
+    /// Whether `/proc` hides other users' processes from this caller
+    /// (mounted with `hidepid=2`/`invisible` or `4`/`ptraceable`, and the
+    /// caller is not root): they are missing from the walk, uncounted.
+    pub fn hidden(&self) -> bool {
+        self.hidden
     }
 
     /// Number of distinct socket inodes with at least one holder.
@@ -197,7 +208,9 @@ fn scan_inner(
                 .collect::<Result<Vec<_>, Error>>()
         })?
     };
-    Ok(merge(partials, opts.threads))
+    let mut map = merge(partials, opts.threads);
+    map.hidden = crate::read::pids_hidden(&opts.proc_root);
+    Ok(map)
 }
 
 /// One socket fd found in one task. `task` indexes the worker's `names`.
@@ -224,7 +237,8 @@ struct TaskName {
 struct Partial {
     hits: Vec<Hit>,
     names: Vec<TaskName>,
-    denied: usize,
+    /// Pids denied in whole or in part (a pid may appear more than once).
+    denied: Vec<u32>,
     ends: Vec<End>,
 }
 
@@ -321,7 +335,7 @@ impl Ctx<'_> {
         let anchor = Arc::new(anchor);
         if let Err(e) = self.scan_task(&anchor, pid, pid, 0, w) {
             if denied(e) {
-                w.out.denied += 1;
+                w.out.denied.push(pid);
             }
             return;
         }
@@ -406,13 +420,21 @@ impl Ctx<'_> {
         // "socket:[4294967295]" is 19 bytes; longer targets are not sockets.
         let mut link = [0u8; 32];
         let mut nb = [0u8; 12];
+        let mut refused = false;
         // Threads share the fd table of their process almost always; the
         // main thread's view is enough to find the other end of a pipe.
         let ends = self.ends && task.seq == 0;
         for &fd in fds {
-            let Ok(n) = readlinkat_raw(task.fd_dir.as_fd(), num_cstr(fd, &mut nb), &mut link[..])
-            else {
-                continue;
+            let n = match readlinkat_raw(task.fd_dir.as_fd(), num_cstr(fd, &mut nb), &mut link[..])
+            {
+                Ok(n) => n,
+                // Root too gets EACCES on some processes' links (pid 1 under
+                // a security module): their sockets lose an owner, so count it.
+                Err(e) if denied(e) => {
+                    refused = true;
+                    continue;
+                }
+                Err(_) => continue,
             };
             let target = link.get(..n).unwrap_or_default();
             let Some(inode) = parse_socket_link(target) else {
@@ -446,6 +468,9 @@ impl Ctx<'_> {
                 fd,
                 task: index,
             });
+        }
+        if refused {
+            out.denied.push(task.pid);
         }
         if out.hits.len() == first {
             return;
@@ -501,7 +526,7 @@ fn merge(partials: Vec<Partial>, threads: bool) -> OwnerMap {
     let total = partials.iter().map(|p| p.hits.len()).sum();
     let mut hits: Vec<Hit> = Vec::with_capacity(total);
     let mut names: Vec<TaskName> = Vec::new();
-    let mut denied = 0;
+    let mut denied: Vec<u32> = Vec::new();
     let mut ends: Vec<End> = Vec::new();
     for mut p in partials {
         ends.append(&mut p.ends);
@@ -511,8 +536,10 @@ fn merge(partials: Vec<Partial>, threads: bool) -> OwnerMap {
             h.task = h.task.saturating_add(base);
             h
         }));
-        denied += p.denied;
+        denied.extend_from_slice(&p.denied);
     }
+    denied.sort_unstable();
+    denied.dedup();
     // ss prepends each entry it finds while walking pids, tasks and fds in
     // ascending order, so it prints them in reverse scan order.
     hits.sort_unstable_by_key(|h| (h.inode, Reverse(h.pid), Reverse(h.seq), Reverse(h.fd)));
@@ -538,7 +565,8 @@ fn merge(partials: Vec<Partial>, threads: bool) -> OwnerMap {
     OwnerMap {
         owners,
         index,
-        denied,
+        denied: denied.len(),
+        hidden: false,
         ends,
     }
 }

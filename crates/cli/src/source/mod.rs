@@ -3,7 +3,7 @@
 //!
 //! * [`Dump`]: the kernel's sock_diag dumps of the plan's tables, with the
 //!   `/proc/net` fallback for a table without a diag module, and the replay
-//!   of `TCPDIAG_FILE`;
+//!   of `TCPDIAG_FILE` and `--replay`;
 //! * [`events`]: the sock_diag event socket (`-E`);
 //! * [`summary`]: the all-states dumps and `sockstat` files `-s` counts;
 //! * [`diag_file`]: `-D`, the raw TCP replies written to a file.
@@ -15,12 +15,13 @@ pub mod events;
 pub mod families;
 pub mod listeners;
 pub mod summary;
+pub mod unix_peers;
 
 use crate::config::Config;
 use crate::error::CliError;
 use sockq_model::{Family, FamilySet, Socket, Table};
-use sockq_netlink::{DiagSocket, Error as NlError, InetRequest};
-use std::cell::Cell;
+use sockq_netlink::{DiagSocket, Error as NlError, InetRequest, ReplayMode};
+use std::cell::{Cell, RefCell};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
@@ -28,22 +29,48 @@ use std::path::{Path, PathBuf};
 pub enum TcpSource {
     /// A sock_diag dump.
     Kernel,
-    /// `TCPDIAG_FILE`: replies saved by `-D`.
-    Replay(Vec<u8>),
+    /// A `-D` dump file, read as it streams (bounded memory).
+    Replay {
+        /// The open file (a FIFO is opened once).
+        file: RefCell<std::fs::File>,
+        /// `PATH (TCPDIAG_FILE)` or `PATH (--replay)`, for messages.
+        what: String,
+        /// `TCPDIAG_FILE` replays ss's way (the first dump, no state mask
+        /// or family check); `--replay` the whole file.
+        mode: ReplayMode,
+    },
 }
 
 impl TcpSource {
-    /// `TCPDIAG_FILE` when set (read whole), else the kernel.
-    pub fn from_env() -> Result<TcpSource, CliError> {
-        match std::env::var_os("TCPDIAG_FILE") {
-            Some(p) => Ok(TcpSource::Replay(std::fs::read(&p).map_err(|e| {
-                CliError::Runtime(format!(
-                    "reading TCPDIAG_FILE {}: {e}",
-                    Path::new(&p).display()
-                ))
-            })?)),
-            None => Ok(TcpSource::Kernel),
-        }
+    /// `--replay FILE`, else `TCPDIAG_FILE` when set, else the kernel.
+    pub fn of(cfg: &Config) -> Result<TcpSource, CliError> {
+        let (path, what, mode) = if let Some(p) = &cfg.replay {
+            (p.clone(), "--replay", ReplayMode::Whole)
+        } else if let Some(p) = std::env::var_os("TCPDIAG_FILE") {
+            (PathBuf::from(p), "TCPDIAG_FILE", ReplayMode::FirstDump)
+        } else {
+            return Ok(TcpSource::Kernel);
+        };
+        let what = format!("{} ({what})", path.display());
+        let file = std::fs::File::open(&path)
+            .map_err(|e| CliError::Runtime(format!("reading {what}: {e}")))?;
+        Ok(TcpSource::Replay {
+            file: RefCell::new(file),
+            what,
+            mode,
+        })
+    }
+
+    /// Whether TCP rows skip the state mask and the family check (ss's
+    /// `TCPDIAG_FILE` replay applies only the filter expression).
+    pub fn unmasked(&self) -> bool {
+        matches!(
+            self,
+            TcpSource::Replay {
+                mode: ReplayMode::FirstDump,
+                ..
+            }
+        )
     }
 }
 
@@ -103,10 +130,11 @@ impl Dump<'_> {
         let mut dumped = FamilySet::EMPTY;
         for &table in self.tables {
             if table == Table::Tcp
-                && let TcpSource::Replay(data) = self.tcp
+                && let TcpSource::Replay { file, what, mode } = self.tcp
             {
-                sockq_netlink::replay(data, &mut on_socket)
-                    .map_err(|e| CliError::Runtime(format!("replaying TCPDIAG_FILE: {e}")))?;
+                let mut file = file.borrow_mut();
+                sockq_netlink::replay_reader(&mut *file, *mode, &mut on_socket)
+                    .map_err(|e| CliError::Runtime(format!("replaying {what}: {e}")))?;
                 continue;
             }
             if table.is_inet() {
@@ -213,10 +241,14 @@ impl Dump<'_> {
                     }),
                 }
             }
+            // Said only for a table the user named: `-a` or `-f inet` on a
+            // kernel without dccp or sctp diag would warn on every run.
             NlError::ProtocolMissing { what } => {
-                warn(&format!(
-                    "{what}: not supported by this kernel (no sock_diag module); {table} sockets are not shown"
-                ));
+                if self.cfg.named_tables.contains(table) {
+                    warn(&format!(
+                        "{what}: not supported by this kernel (no sock_diag module); {table} sockets are not shown"
+                    ));
+                }
                 Ok(Missing::SkipTable)
             }
             // Retried already (sockq_netlink::retry_interrupted): the rows
@@ -249,9 +281,11 @@ impl Dump<'_> {
         match families::dump(family, self.cfg, self.cfg.tables, sock, on_socket) {
             Ok(()) => {}
             Err(NlError::ProtocolMissing { what }) => {
-                warn(&format!(
-                    "{what}: not supported by this kernel (no sock_diag module); {family} sockets are not shown"
-                ));
+                if self.cfg.named_tables.0 & family.tables().0 != 0 {
+                    warn(&format!(
+                        "{what}: not supported by this kernel (no sock_diag module); {family} sockets are not shown"
+                    ));
+                }
             }
             Err(NlError::DumpInterrupted { attempts }) => {
                 warn(&format!(

@@ -79,7 +79,7 @@ pub fn write_skmem(out: &mut Vec<u8>, m: &SkMem) {
     out.push(b')');
 }
 
-/// ` uid:` (when not 0), ` ino:`, ` sk:` (ss's `sock_details_print`), then
+/// ` uid:` (when not 0), ` ino:`, ` sk:` (when known; ss's `sock_details_print`), then
 /// ` fwmark:` and ` cgroup:` when not 0.
 pub(super) fn sock_details<'c>(
     out: &mut Vec<u8>,
@@ -92,8 +92,12 @@ pub(super) fn sock_details<'c>(
     }
     out.extend_from_slice(b" ino:");
     num(out, u64::from(s.inode));
-    out.extend_from_slice(b" sk:");
-    push_hex(out, s.cookie);
+    // Cookie 0 is "unknown": rows from /proc have none (the kernel never
+    // hands out 0), so no ` sk:0` is made up.
+    if s.cookie != 0 {
+        out.extend_from_slice(b" sk:");
+        push_hex(out, s.cookie);
+    }
     if let Some(m) = s.mark.filter(|&m| m != 0) {
         let _ = write!(out, " fwmark:0x{m:x}");
     }
@@ -109,7 +113,8 @@ pub(super) fn write_cgroup<'c>(
 ) {
     out.extend_from_slice(b" cgroup:");
     match cgroup_path(id) {
-        Some(p) => out.extend_from_slice(p.as_bytes()),
+        // A cgroup is a directory anyone with delegation may name.
+        Some(p) => crate::sanitize::escape_bytes(out, p.as_bytes()),
         None => {
             let _ = write!(out, "unreachable:{id:x}");
         }
