@@ -225,12 +225,13 @@ fn label_values_are_escaped_once_per_output() {
     c.socket(&s, Some(&[owner(b"evil\"\x1b[31m", 3)]));
     let t = text(c, &RunInfo::default());
     let line = samples(&t, "sockq_listening");
-    // sanitize turns \n into `\n`, \ into `\\`, ESC into `\e`, 0xff into
-    // `\xff`; the exposition then escapes each `\` and `"` again.
+    // sanitize turns \n into `\x0a`, ESC into `\x1b`, 0xff into `\xff`,
+    // \ into `\\` and " into `\"`; the exposition then escapes each `\`
+    // and `"` again.
     assert_eq!(
         line,
         [
-            "sockq_listening{netns=\"ns\\\"q\\\\e\",proto=\"u_str\",address=\"/run/a\\\\nb\\\\\\\\c\\\\xff\",port=\"\",comm=\"evil\\\"\\\\e[31m\",user=\"\"} 1"
+            "sockq_listening{netns=\"ns\\\\\\\"q\\\\x1b\",proto=\"u_str\",address=\"/run/a\\\\x0ab\\\\\\\\c\\\\xff\",port=\"\",comm=\"evil\\\\\\\"\\\\x1b[31m\",user=\"\"} 1"
         ],
         "{t}"
     );
