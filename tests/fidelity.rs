@@ -157,7 +157,7 @@ fn raw_sockets_from_proc_print_no_cookie() {
 const AS_LIMIT: &str = "--as=1073741824";
 
 /// The most resident memory a bounded run may use: sockq streams a dump (one message buffer)
-/// and reads at most 1 MiB of filter file; an unbounded read fills the whole 1 GiB limit.
+/// and reads at most 4 MiB of filter file; an unbounded read fills the whole 1 GiB limit.
 const MAX_RSS_KIB: u64 = 256 * 1024;
 
 /// Runs `prlimit --as=1G sockq ARGS` (argv[2:]), passing the streams and the status through,
