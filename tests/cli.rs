@@ -3,21 +3,16 @@
 
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};
-use std::process::{Command, Stdio};
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+use std::process::Stdio;
 
-fn sockq() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_sockq"))
-}
+use crate::util::{drain, join_drain, run_with_stdin, show_output, sockq, wait_bounded};
 
-/// Runs sockq with `args` and returns (status, stdout, stderr).
+/// Runs sockq with `args` (with a timeout, and as nobody too: `util::run`)
+/// and returns (status, stdout, stderr).
 fn run(args: &[&str]) -> (i32, String, String) {
-    let mut cmd = sockq();
-    cmd.args(args);
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("running sockq: {e}"));
-    // Every command runs as nobody too (tests/util.rs).
-    crate::util::shadow_unprivileged(&cmd, &out);
+    let out = crate::util::run(sockq().args(args));
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -73,8 +68,33 @@ fn help_and_version_exit_0() {
     let (code, out, _) = run(&["-V"]);
     assert_eq!(code, 0);
     assert!(out.starts_with("sockq "), "{out}");
-    let (code, _, _) = run(&["-v"]);
+    let version = out;
+    // `-v` is ss's spelling of `-V`: the same line, not just exit 0.
+    let (code, out, err) = run(&["-v"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, version, "-v and -V print the same");
+    let (code, out, _) = run(&["--version"]);
     assert_eq!(code, 0);
+    assert_eq!(out, version, "--version and -V print the same");
+}
+
+/// ss 7.1, the oracle for sockq's own formats: `SOCKQ_SS71` (set by
+/// scripts/test), else `target/oracle/ss` if built. Missing under `CI=true`
+/// fails.
+fn ss71() -> Option<PathBuf> {
+    let path = std::env::var_os("SOCKQ_SS71")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/oracle/ss"));
+    if path.is_file() {
+        return Some(path);
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "ss 7.1 is missing at {} (scripts/test builds it), and CI=true forbids skipping",
+        path.display()
+    );
+    println!("skipping the ss 7.1 part: {} is missing", path.display());
+    None
 }
 
 #[test]
@@ -120,7 +140,9 @@ fn empty_result_exits_0() {
 
 #[test]
 fn closed_pipe_ends_quietly_with_0() {
-    // Enough sockets that the output outgrows the pipe buffer.
+    // Enough sockets that the output outgrows the pipe buffer, shrunk to
+    // one page with F_SETPIPE_SZ: the reader's close must meet a blocked or
+    // later write (EPIPE), not a finished run.
     let l = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("bind: {e}"));
     let port = l.local_addr().map(|a| a.port()).unwrap_or(0);
     let mut keep = Vec::new();
@@ -132,29 +154,44 @@ fn closed_pipe_ends_quietly_with_0() {
         keep.push(l.accept().unwrap_or_else(|e| panic!("accept: {e}")).0);
     }
     for args in [&["-tan"][..], &["-tan", "--json"][..]] {
+        let (read_end, write_end) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+            .unwrap_or_else(|e| panic!("pipe: {e}"));
+        rustix::pipe::fcntl_setpipe_size(&write_end, 4096)
+            .unwrap_or_else(|e| panic!("F_SETPIPE_SZ: {e}"));
+        let size = rustix::pipe::fcntl_getpipe_size(&write_end)
+            .unwrap_or_else(|e| panic!("F_GETPIPE_SZ: {e}"));
+        let full = crate::util::run_plain(sockq().args(args));
+        assert!(
+            full.status.success() && full.stdout.len() > 4 * size,
+            "{args:?}: the whole output ({} bytes) must outgrow the {size}-byte pipe\n{}",
+            full.stdout.len(),
+            show_output(&full)
+        );
         let mut child = sockq()
             .args(args)
-            .stdout(Stdio::piped())
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(OwnedFd::from(write_end)))
             .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("spawn: {e}"));
-        let mut stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+        let err = drain(child.stderr.take());
+        let mut stdout = std::fs::File::from(OwnedFd::from(read_end));
         let mut first = [0u8; 100];
-        let _ = stdout.read(&mut first);
+        let n = stdout.read(&mut first).unwrap_or(0);
+        assert!(n > 0, "{args:?}: nothing came through the pipe");
         drop(stdout);
-        let out = child
-            .wait_with_output()
-            .unwrap_or_else(|e| panic!("wait: {e}"));
+        let status = wait_bounded(&mut child, "sockq into a closed pipe");
+        let err = join_drain(err);
         assert_eq!(
-            out.status.code(),
+            status.code(),
             Some(0),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
+            "{args:?}: {status}: {}",
+            String::from_utf8_lossy(&err)
         );
         assert!(
-            out.stderr.is_empty(),
+            err.is_empty(),
             "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
+            String::from_utf8_lossy(&err)
         );
     }
 }
@@ -202,17 +239,10 @@ fn filter_file_joins_by_and_and_keeps_lines_starting_with_0() {
     assert_eq!(out.lines().count(), 1, "{out}");
     assert!(out.contains(&format!(":{pb}")), "{out}");
     // `-` reads stdin.
-    let mut child = sockq()
-        .args(["-Htln", "-F", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{e}"));
-    if let Some(mut i) = child.stdin.take() {
-        use std::io::Write;
-        let _ = i.write_all(format!("sport = :{pa}\n").as_bytes());
-    }
-    let o = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    let o = run_with_stdin(
+        sockq().args(["-Htln", "-F", "-"]),
+        format!("sport = :{pa}\n").as_bytes(),
+    );
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(
         out.contains(&format!(":{pa}")) && out.lines().count() == 1,
@@ -273,13 +303,36 @@ fn diag_dump_round_trips_through_replay() {
     assert_eq!(code, 0, "{err}");
     assert!(out.is_empty(), "{out}");
     let live = run(&["-Htln", &filter]).1;
-    let replay = sockq()
-        .args(["-Htan"])
-        .env("TCPDIAG_FILE", &path)
-        .output()
-        .unwrap_or_else(|e| panic!("{e}"));
+    let replay = crate::util::run(sockq().args(["-Htan"]).env("TCPDIAG_FILE", &path));
+    // ss 7.1 reads the same file (TCP, up to the first DONE): sockq's -D
+    // must be a dump ss understands, with the same row.
+    let oracle = ss71().map(|ss| {
+        crate::util::run_plain(
+            crate::util::tool_command(ss)
+                .args(["-Htan"])
+                .env("TCPDIAG_FILE", &path),
+        )
+    });
     let _ = std::fs::remove_file(&path);
     let replayed = String::from_utf8_lossy(&replay.stdout);
+    if let Some(oracle) = oracle {
+        assert!(
+            oracle.status.success(),
+            "ss 7.1 replay\n{}",
+            show_output(&oracle)
+        );
+        let words = |t: &str| -> Vec<Vec<String>> {
+            t.lines()
+                .map(|l| l.split_whitespace().map(str::to_owned).collect())
+                .collect()
+        };
+        assert_eq!(
+            words(&crate::util::stdout_text(&oracle)),
+            words(&live),
+            "ss 7.1 replaying sockq's -D file\n{}",
+            show_output(&oracle)
+        );
+    }
     assert!(
         replay.status.success(),
         "{}",

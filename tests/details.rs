@@ -98,8 +98,9 @@ fn fields(extra: &[String]) -> BTreeMap<String, String> {
     map
 }
 
-/// The rows of one read, keyed by their columns, with their detail fields.
-type Read = BTreeMap<String, BTreeMap<String, String>>;
+/// The rows of one read: (columns but Recv-Q, Recv-Q, detail fields), sorted. A list, not a
+/// map: two rows with the same columns must both be there.
+type Read = Vec<(String, String, BTreeMap<String, String>)>;
 
 fn key(r: &Row) -> String {
     format!(
@@ -113,12 +114,19 @@ fn key(r: &Row) -> String {
 }
 
 fn read_rows(text: &str, skip: &dyn Fn(&Row) -> bool) -> Read {
-    parse_table(&join_continuations(text))
+    let mut rows: Read = parse_table(&join_continuations(text))
         .rows
         .iter()
         .filter(|r| !skip(r))
-        .map(|r| (key(r), fields(&r.extra)))
-        .collect()
+        .map(|r| (key(r), r.recv_q.clone(), fields(&r.extra)))
+        .collect();
+    rows.sort();
+    rows
+}
+
+/// The columns of a read's rows, duplicates kept.
+fn keys(read: &Read) -> Vec<&String> {
+    read.iter().map(|(k, _, _)| k).collect()
 }
 
 /// ss, sockq, ss again, all with `args` inside `ns`.
@@ -141,18 +149,21 @@ fn compare_fields(ns: &Netns, args: &str, skip: &dyn Fn(&Row) -> bool) -> Vec<St
     );
     let mut failures = Vec::new();
     let mut fail = |m: String| failures.push(format!("{args}: {m}"));
-    if r1.keys().ne(r2.keys()) {
+    if keys(&r1) != keys(&r2) {
         fail(format!("ss's rows changed between reads\n{t1}\n{t2}"));
         return failures;
     }
-    if r1.keys().ne(rq.keys()) {
+    if keys(&r1) != keys(&rq) {
         fail(format!("rows differ\n--- ss ---\n{t1}--- sockq ---\n{tq}"));
         return failures;
     }
-    for (k, f1) in &r1 {
-        let (Some(fq), Some(f2)) = (rq.get(k), r2.get(k)) else {
-            continue;
-        };
+    for (((k, q1, f1), (_, qq, fq)), (_, q2, f2)) in r1.iter().zip(&rq).zip(&r2) {
+        // Recv-Q where ss read the same number twice.
+        if q1 == q2 && qq != q1 {
+            fail(format!(
+                "row {k}: Recv-Q is {q1} in both ss reads, {qq} in sockq's\n--- ss ---\n{t1}--- sockq ---\n{tq}"
+            ));
+        }
         let only_ss: Vec<_> = f1.keys().filter(|n| !fq.contains_key(*n)).collect();
         let only_sq: Vec<_> = fq
             .keys()
@@ -457,8 +468,8 @@ fn two_line_and_one_line_layouts_match_ss() {
     let one = run_ok(&mut ns.sockq(["-tnemi", "--inet-sockopt", "-O"]));
     let names = |t: &str| -> Vec<Vec<String>> {
         read_rows(t, &no_rows)
-            .into_values()
-            .map(|f| f.into_keys().collect())
+            .into_iter()
+            .map(|(_, _, f)| f.into_keys().collect())
             .collect()
     };
     assert_eq!(
@@ -504,6 +515,22 @@ fn cgroup_paths_match_ss_outside_a_namespace() {
         show_output(&b)
     );
     assert_eq!(cg(&b).len(), 1, "{}", show_output(&b));
+    // Equal and empty would pass the comparison: each `cgroup:` must name
+    // this process's cgroup (v2: the `0::` line of /proc/self/cgroup).
+    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    let own = own
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .map(str::to_owned);
+    let tokens: Vec<String> = cg(&b).into_iter().flatten().collect();
+    assert!(!tokens.is_empty(), "no cgroup field\n{}", show_output(&b));
+    for t in &tokens {
+        let value = t.strip_prefix("cgroup:").unwrap_or_default();
+        assert!(!value.is_empty(), "empty {t:?}\n{}", show_output(&b));
+        if let Some(own) = &own {
+            assert_eq!(value, own, "not this process's cgroup\n{}", show_output(&b));
+        }
+    }
     drop((c, s, l));
 }
 

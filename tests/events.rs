@@ -58,7 +58,7 @@ fn subscribed_socket(pid: u32) -> Option<(u64, u64)> {
 
 /// Waits until sockq (pid) has joined the destroy groups, so events that
 /// follow reach it.
-fn wait_subscribed(child: &mut Child) {
+pub(crate) fn wait_subscribed(child: &mut Child) {
     let deadline = Instant::now() + SLOW;
     while subscribed_socket(child.id()).is_none() {
         if let Ok(Some(status)) = child.try_wait() {
@@ -70,7 +70,7 @@ fn wait_subscribed(child: &mut Child) {
 }
 
 /// Waits up to `limit` for the child to end; None if it is still running.
-fn exit_within(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+pub(crate) fn exit_within(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
     let deadline = Instant::now() + limit;
     loop {
         match child.try_wait() {

@@ -234,8 +234,8 @@ fn events_show_a_closed_connection() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("{e}"));
-    // Let it join the groups before the close (it prints nothing until then).
-    std::thread::sleep(Duration::from_millis(500));
+    // Wait until it has joined the destroy groups, so the close reaches it.
+    crate::events::wait_subscribed(&mut child);
     let p = pairs_in(&ns, port);
     let client_port = local_port(&p.clients[0]);
     drop(p);
@@ -272,10 +272,18 @@ fn events_show_a_closed_connection() {
         "{seen}"
     );
     // `ip netns exec` execs sockq, so the child is sockq itself.
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let status = child.wait().unwrap_or_else(|e| panic!("{e}"));
+    let _ = rustix::process::kill_process(
+        rustix::process::Pid::from_child(&child),
+        rustix::process::Signal::TERM,
+    );
+    let Some(status) = crate::events::exit_within(&mut child, crate::util::RUN_TIMEOUT) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!(
+            "sockq -E outlived SIGTERM by {:?}",
+            crate::util::RUN_TIMEOUT
+        );
+    };
     assert!(status.success(), "sockq -E ended with {status}");
 }
 

@@ -3,10 +3,9 @@
 
 use crate::util::{self, Netns};
 use serde_json::Value;
-use std::io::Read;
 use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::os::unix::net::UnixListener;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 fn sockq_json(args: &[&str]) -> Vec<Value> {
@@ -163,7 +162,11 @@ fn hostile_unix_names_print_escaped() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(text.contains("a\\nb\\e[31mred\\u{202e}txt.sock"), "{text}");
+    // One spelling for every byte (docs/output.md, Terminal safety).
+    assert!(
+        text.contains("a\\x0ab\\x1b[31mred\\u{202e}txt.sock"),
+        "{text}"
+    );
     assert!(
         !text.contains('\x1b') && !text.contains('\u{202e}'),
         "{text:?}"
@@ -188,24 +191,71 @@ fn resolve_names_from_hosts_and_stays_bounded() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains(&format!("localhost:{port}")), "{text}");
 
-    // An address nothing resolves: sockq must not wait longer than its bound.
+    // Addresses nothing resolves, asked of a resolver that never answers:
+    // `ip netns exec` mounts /etc/netns/NAME/resolv.conf over
+    // /etc/resolv.conf, and it names a UDP socket in the namespace that is
+    // never read (no ICMP error, so each query waits its full timeout).
+    // Eight addresses at 1.5 s each would take 12 s: the run must stop at
+    // its 5 s bound, and must get near it (else the resolver was not asked).
     if !util::root_or_skip("resolve_names_from_hosts_and_stays_bounded (netns part)") {
         return;
     }
     let ns = Netns::new();
-    ns.ip(&["addr", "add", "198.51.100.7/32", "dev", "lo"]);
-    let held = ns.enter(|| TcpListener::bind("198.51.100.7:0").unwrap_or_else(|e| panic!("{e}")));
-    let started = Instant::now();
-    let out = util::run(&mut ns.sockq(["-Htlr"]));
-    let took = started.elapsed();
-    drop(held);
-    assert!(out.status.success());
-    // The documented bound is 5 s for the whole run; allow process start-up.
-    assert!(took < Duration::from_secs(8), "took {took:?}");
-    assert!(
-        String::from_utf8_lossy(&out.stdout).contains("198.51.100.7:"),
-        "numeric fallback"
+    let etc = EtcNetns::new(
+        ns.name(),
+        "nameserver 127.0.0.1\noptions timeout:30 attempts:1\n",
     );
+    let addrs: Vec<String> = (1..=8).map(|i| format!("198.51.100.{i}")).collect();
+    for a in &addrs {
+        ns.ip(&["addr", "add", &format!("{a}/32"), "dev", "lo"]);
+    }
+    let held = ns.enter(|| {
+        let dead = UdpSocket::bind("127.0.0.1:53").unwrap_or_else(|e| panic!("{e}"));
+        let listeners: Vec<TcpListener> = addrs
+            .iter()
+            .map(|a| TcpListener::bind((a.as_str(), 0)).unwrap_or_else(|e| panic!("{e}")))
+            .collect();
+        (dead, listeners)
+    });
+    let mut cmd = ns.sockq(["-Htlr"]);
+    let started = Instant::now();
+    let out = util::run_plain(&mut cmd);
+    let took = started.elapsed();
+    util::shadow_unprivileged(&cmd, &out);
+    drop((held, etc));
+    assert!(out.status.success(), "{}", util::show_output(&out));
+    // The documented bound is 5 s for the whole run; allow process start-up.
+    assert!(
+        took >= Duration::from_secs(4) && took < Duration::from_secs(8),
+        "took {took:?}: want the 5 s bound, reached"
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    for a in &addrs {
+        assert!(
+            text.contains(&format!("{a}:")),
+            "numeric fallback for {a}:\n{text}"
+        );
+    }
+}
+
+/// `/etc/netns/NAME/` with a `resolv.conf`, removed on drop.
+struct EtcNetns(std::path::PathBuf);
+
+impl EtcNetns {
+    fn new(netns: &str, resolv_conf: &str) -> EtcNetns {
+        let dir = std::path::Path::new("/etc/netns").join(netns);
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
+        let guard = EtcNetns(dir);
+        std::fs::write(guard.0.join("resolv.conf"), resolv_conf)
+            .unwrap_or_else(|e| panic!("write resolv.conf: {e}"));
+        guard
+    }
+}
+
+impl Drop for EtcNetns {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// jc parses ss's text; it must parse sockq's into the same records.
@@ -234,26 +284,15 @@ fn jc_parses_sockq_like_ss() {
     });
     for args in [&["-tuan"][..], &["-tulnp"][..], &["-tuanp"][..]] {
         let parse = |mut cmd: Command| -> Value {
-            let mut child = cmd
-                .stdout(Stdio::piped())
-                .spawn()
-                .unwrap_or_else(|e| panic!("{e}"));
-            let mut text = Vec::new();
-            if let Some(mut o) = child.stdout.take() {
-                let _ = o.read_to_end(&mut text);
-            }
-            let _ = child.wait();
-            let mut jc = Command::new("jc")
-                .arg("--ss")
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .spawn()
-                .unwrap_or_else(|e| panic!("{e}"));
-            if let Some(mut i) = jc.stdin.take() {
-                use std::io::Write;
-                let _ = i.write_all(&text);
-            }
-            let out = jc.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+            let text = util::run(&mut cmd);
+            assert!(text.status.success(), "{}", util::show_output(&text));
+            let input = util::TempFile::new("jc", &text.stdout);
+            let out = util::run_plain(
+                Command::new("sh")
+                    .args(["-c", "exec jc --ss < \"$1\"", "sh"])
+                    .arg(input.path()),
+            );
+            assert!(out.status.success(), "jc\n{}", util::show_output(&out));
             serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("jc: {e}"))
         };
         let ours = parse(ns.sockq(args));

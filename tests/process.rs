@@ -7,20 +7,22 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use h::*;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::process::{Command, Stdio};
 
 #[allow(dead_code)]
-mod h {
+pub(crate) mod h {
     use std::io::{BufRead, BufReader, Read};
     use std::path::{Path, PathBuf};
     use std::process::{Child, Command, Output, Stdio};
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::{Duration, Instant};
 
-    /// The binary under test.
-    pub const SOCKQ: &str = env!("CARGO_BIN_EXE_sockq");
+    /// The program under test (the built sockq, or `SOCKQ_E2E_SUBJECT`).
+    pub fn sockq_bin() -> String {
+        crate::util::sockq_program().to_string_lossy().into_owned()
+    }
     /// Every external command gets this long before it is killed.
     pub const TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -523,7 +525,7 @@ fn forked_children_share_the_socket_like_ss() {
     }
     let h = Holder::start(Command::new("python3"));
     let filter = format!("sport = :{}", h.port);
-    let ours = users_in(Command::new(SOCKQ).args(["-tlnp", &filter]));
+    let ours = users_in(Command::new(sockq_bin()).args(["-tlnp", &filter]));
     let theirs = users_in(Command::new("ss").args(["-tlnp", &filter]));
     // Same entries in the same order: highest pid first, highest fd first.
     assert_eq!(ours, theirs);
@@ -544,7 +546,7 @@ fn threads_flag_lists_every_thread_and_implies_p() {
     let h = Holder::start(Command::new("python3"));
     let filter = format!("sport = :{}", h.port);
     // -T alone implies -p.
-    let ours = users_in(Command::new(SOCKQ).args(["-tlnT", &filter]));
+    let ours = users_in(Command::new(sockq_bin()).args(["-tlnT", &filter]));
     let theirs = users_in(Command::new("ss").args(["-tlnpT", &filter]));
     assert_eq!(ours, theirs);
     let tids = h.tids();
@@ -576,13 +578,11 @@ fn nginx_master_and_workers_and_the_whole_answer() {
     }
     let ng = Nginx::start();
     let filter = "( sport = :80 )";
-    let ours = users_in(ng.ns.cmd(SOCKQ).args(["-tlnp", filter]));
+    let ours = users_in(ng.ns.cmd(&sockq_bin()).args(["-tlnp", filter]));
     let theirs = users_in(ng.ns.cmd("ss").args(["-tlnp", filter]));
 
     // Master and all 4 workers, the same pids and fds as ss, in ss's order.
-    let set = |u: &[User]| u.iter().cloned().collect::<BTreeSet<User>>();
-    assert_eq!(set(&ours), set(&theirs));
-    assert_eq!(ours, theirs, "same order as ss");
+    assert_eq!(ours, theirs, "same owners, in ss's order");
     let mut pids: Vec<u32> = ours.iter().map(|u| u.pid).collect();
     pids.sort();
     let mut want = ng.workers.clone();
@@ -592,7 +592,7 @@ fn nginx_master_and_workers_and_the_whole_answer() {
     assert!(ours.iter().all(|u| u.comm == "nginx"));
 
     // The whole answer: -P implies -p and adds a block per process.
-    let out = stdout_of(ng.ns.cmd(SOCKQ).args(["-tlnP", filter]));
+    let out = stdout_of(ng.ns.cmd(&sockq_bin()).args(["-tlnP", filter]));
     let r = rows(&out);
     assert_eq!(r.len(), 1, "{out}");
     assert_eq!(r[0].1, theirs, "-P implies -p");
@@ -672,7 +672,12 @@ fn unprivileged_run_shows_only_what_it_may_and_says_so() {
     assert_eq!(truth.len(), 2, "{truth:?}");
 
     let o = run(Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", SOCKQ])
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            &sockq_bin(),
+        ])
         .args(["-tlnp", &filter]));
     let stdout = String::from_utf8_lossy(&o.stdout);
     let stderr = String::from_utf8_lossy(&o.stderr);
@@ -748,12 +753,13 @@ fn differential_tanp_against_ss_in_a_namespace() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 
-    let ours = stdout_of(ns.cmd(SOCKQ).args(["-tanp"]));
+    let ours = stdout_of(ns.cmd(&sockq_bin()).args(["-tanp"]));
     let theirs = stdout_of(ns.cmd("ss").args(["-tanp"]));
-    let index = |text: &str| -> BTreeMap<(String, String, String), BTreeSet<User>> {
+    // Users in ss's order, duplicates kept (not a set).
+    let index = |text: &str| -> BTreeMap<(String, String, String), Vec<User>> {
         let mut m = BTreeMap::new();
         for (l, u) in rows(text) {
-            let prev = m.insert(row_key(&l), u.into_iter().collect());
+            let prev = m.insert(row_key(&l), u);
             assert!(prev.is_none(), "duplicate row {l}");
         }
         m

@@ -12,6 +12,9 @@ mod bad_input;
 mod churn;
 /// Command-line behaviour: exit codes, usage errors, broken pipes.
 mod cli;
+/// Issue 14, the command line: -K with an empty -F, conflicting modes,
+/// helpful usage errors, non-UTF-8 arguments, completions, the man page.
+mod cli_fidelity;
 /// Socket details (-o, -e, -m, -i, unix, packet, netlink, -s) against ss, live.
 mod details;
 /// sockq's rows against ss's rows for the same sockets (inet tables).
@@ -21,8 +24,13 @@ mod events;
 /// Regressions from hostile use: bound-inactive, interface bytes, /proc raw rows, endless
 /// inputs, --all-netns races and privilege, warnings and owner notices.
 mod fidelity;
+/// Features run end to end nowhere else: sockq-only predicates, -K selection, --sort keys,
+/// selection flags, states, --explain, -D -, COLUMNS, abbreviations, -E --json-lines.
+mod features;
 /// The filter language end to end: ssfilter.t replay, live expressions.
 mod filter;
+/// --metrics and --metrics-file: promtool, node_exporter and Prometheus.
+mod metrics;
 /// Namespaces (-N, --all-netns), -K, -E and --sort.
 mod namespaces;
 /// JSON schema, jc on sockq's text, -r, escaping of hostile names.

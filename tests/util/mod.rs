@@ -137,9 +137,10 @@ ESTAB  0      0           10.0.0.1:22        10.0.0.1:36266
             "a failure root did not have needs a permission reason"
         );
         let filter_error = "sockq: bad port\nsport = :x\n        ^^\n";
-        assert!(ok(&output(2, "", filter_error), &root));
+        let root_usage = output(2, "", filter_error);
+        assert!(ok(&output(2, "", filter_error), &root_usage));
         assert!(
-            !ok(&output(1, "", filter_error), &root),
+            !ok(&output(1, "", filter_error), &root_usage),
             "echo lines need status 2"
         );
         assert!(!ok(
@@ -164,6 +165,76 @@ ESTAB  0      0           10.0.0.1:22        10.0.0.1:36266
         let lines_root = output(0, "{\"a\":1}\n{\"a\":2}\n", "");
         assert!(ok(&output(0, "{\"a\":1}\n", ""), &lines_root));
         assert!(!ok(&output(0, "{\"a\":1}\n{\n", ""), &lines_root));
+    }
+
+    #[test]
+    fn unprivileged_exit_codes_follow_root() {
+        let root = output(0, "", "");
+        let ok = |o: &Output, r: &Output| unprivileged_problems(o, r).is_empty();
+        assert!(
+            !ok(&output(2, "", "sockq: bad thing\n"), &root),
+            "exit 2 where root exited 0 needs a permission reason"
+        );
+        assert!(ok(
+            &output(2, "", "sockq: reading f: Permission denied\n"),
+            &root
+        ));
+        let usage = output(2, "", "sockq: bad\n");
+        assert!(
+            !ok(&output(0, "", ""), &usage),
+            "root's usage error must stay one"
+        );
+        assert!(!ok(&output(1, "", "sockq: EPERM\n"), &usage));
+        assert!(ok(&output(2, "", "sockq: bad\n"), &usage));
+    }
+
+    #[test]
+    fn rows_must_match_without_privileged_options() {
+        let a = |l: &str| words(l).into_iter().map(OsString::from).collect::<Vec<_>>();
+        for yes in ["-tan", "-xa", "-tni sport = :80", "-s", "-tan --json"] {
+            assert!(rows_must_match(&a(yes)), "{yes}");
+        }
+        for no in [
+            "-tanp",
+            "-tP",
+            "-tK",
+            "-N x -t",
+            "--all-netns -t",
+            "-t --proc",
+            "-t --process-info",
+            "--net=x -t",
+            "-t fwmark = 1",
+            "-t --sort pid",
+        ] {
+            assert!(!rows_must_match(&a(no)), "{no}");
+        }
+    }
+
+    #[test]
+    fn row_problems_tolerate_churn_but_not_lost_rows() {
+        const HEAD: &str = "State Recv-Q Send-Q Local Address:Port Peer Address:Port\n";
+        let table = |rows: &[&str]| output(0, &format!("{HEAD}{}", rows.join("")), "");
+        let a = "LISTEN 0 5 127.0.0.1:80 0.0.0.0:*\n";
+        let b = "ESTAB 0 0 127.0.0.1:80 127.0.0.1:5000\n";
+        let b_queued = "ESTAB 7 0 127.0.0.1:80 127.0.0.1:5000\n";
+        let c = "TIME-WAIT 0 0 127.0.0.1:81 127.0.0.1:5001\n";
+        let never = || -> Output { panic!("no rerun needed") };
+        // Queues aside.
+        assert!(row_problems(&table(&[a, b_queued]), &table(&[a, b]), true, never).is_empty());
+        // A row gone between the runs (root's rerun agrees): fine.
+        let p = row_problems(&table(&[a]), &table(&[a, c]), true, || table(&[a]));
+        assert!(p.is_empty(), "{p:?}");
+        // A row both root runs show, missing as nobody: caught.
+        let p = row_problems(&table(&[a]), &table(&[a, b]), true, || table(&[a, b]));
+        assert_eq!(p.len(), 1, "{p:?}");
+        // A duplicated row: caught.
+        let p = row_problems(&table(&[a, a]), &table(&[a]), true, || table(&[a]));
+        assert_eq!(p.len(), 1, "{p:?}");
+        // A row neither root run shows, in a test namespace: caught; on the host: allowed.
+        let p = row_problems(&table(&[a, c]), &table(&[a]), true, || table(&[a]));
+        assert_eq!(p.len(), 1, "{p:?}");
+        let p = row_problems(&table(&[a, c]), &table(&[a]), false, || table(&[a]));
+        assert!(p.is_empty(), "{p:?}");
     }
 
     #[test]

@@ -99,6 +99,48 @@ pub(crate) fn run_plain(cmd: &mut Command) -> Output {
     }
 }
 
+/// Waits for `child` at most [`RUN_TIMEOUT`]; kills it and panics after that.
+pub(crate) fn wait_bounded(
+    child: &mut std::process::Child,
+    what: &str,
+) -> std::process::ExitStatus {
+    let deadline = Instant::now() + RUN_TIMEOUT;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return status,
+            Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(5)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{what} did not finish within {RUN_TIMEOUT:?} and was killed");
+            }
+        }
+    }
+}
+
+/// Runs `cmd` with `input` on its stdin, capturing both streams, bounded by [`RUN_TIMEOUT`]
+/// (no unprivileged shadow: the shadow runs with no stdin).
+pub(crate) fn run_with_stdin(cmd: &mut Command, input: &[u8]) -> Output {
+    use std::io::Write as _;
+    let what = format!("{cmd:?}");
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+    let (out, err) = (drain(child.stdout.take()), drain(child.stderr.take()));
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(input);
+    }
+    let status = wait_bounded(&mut child, &what);
+    Output {
+        status,
+        stdout: join_drain(out),
+        stderr: join_drain(err),
+    }
+}
+
 /// Reads a pipe to the end on its own thread, so a full pipe never blocks the child.
 pub(crate) fn drain(pipe: Option<impl Read + Send + 'static>) -> thread::JoinHandle<Vec<u8>> {
     thread::spawn(move || {

@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::*;
 /// Environment variable: `0` turns the unprivileged shadow of [`run`] off (ignored under
-/// `CI=true`, where it always runs).
+/// `CI=true`, where it always runs). `SOCKQ_SHADOW_LOG=FILE` appends one line per
+/// unprivileged run to FILE (nobody's exit code, root's, whether rows were compared, argv).
 pub(crate) const UNPRIV_VAR: &str = "SOCKQ_TEST_UNPRIV";
 
 /// The uid and gid of `nobody`, the unprivileged user.
@@ -163,8 +164,10 @@ pub(crate) fn shadow_enabled() -> bool {
 /// `setpriv`, using a copy of the binary `nobody` can execute. Exact repeats (same namespace,
 /// arguments and environment) run once.
 ///
-/// Panics unless the unprivileged run passes [`unprivileged_problems`]: no crash, an exit code
-/// of 0, 1 or 2, only `sockq: ` lines on stderr, and well-formed output when it exits 0.
+/// Panics unless the unprivileged run passes [`unprivileged_problems`] (no crash, an exit code
+/// of 0, 1 or 2, only `sockq: ` lines on stderr, a permission reason for any failure root did
+/// not have, root's exit code 2 kept, well-formed output when it exits 0) and, for commands
+/// without privileged options ([`rows_must_match`]), [`row_problems`]: root's rows.
 pub(crate) fn shadow_unprivileged(cmd: &Command, original: &Output) {
     let Some((netns, args)) = sockq_invocation(cmd) else {
         return;
@@ -220,8 +223,47 @@ pub(crate) fn shadow_unprivileged(cmd: &Command, original: &Output) {
     let out = run_plain(&mut shadow);
     record.code = out.status.code();
     let mut problems = unprivileged_problems(&out, original);
+    if problems.is_empty() && rows_must_match(&record.args) {
+        let rerun = || {
+            let mut again = Command::new(cmd.get_program());
+            again.args(cmd.get_args());
+            for (k, v) in &record.envs {
+                match v {
+                    Some(v) => again.env(k, v),
+                    None => again.env_remove(k),
+                };
+            }
+            if let Some(dir) = cmd.get_current_dir() {
+                again.current_dir(dir);
+            }
+            run_plain(&mut again)
+        };
+        problems.extend(row_problems(&out, original, record.netns.is_some(), rerun));
+    }
     if kills(&record.args) && out.status.success() && stdout_has_rows(&out.stdout) {
         problems.push("-K reported killed sockets with status 0, as nobody".to_owned());
+    }
+    // For the figures in docs/reliability.md: one line per unprivileged run.
+    if let Some(log) = std::env::var_os("SOCKQ_SHADOW_LOG") {
+        use std::io::Write as _;
+        let line = format!(
+            "{} {} {} {:?}\n",
+            record.code.map_or("signal".to_owned(), |c| c.to_string()),
+            original.status.code().unwrap_or(-1),
+            if rows_must_match(&record.args) {
+                "rows"
+            } else {
+                "-"
+            },
+            record.args
+        );
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+        {
+            let _ = f.write_all(line.as_bytes());
+        }
     }
     if let Ok(mut seen) = SHADOWED.lock() {
         seen.push(record);
@@ -256,6 +298,8 @@ pub(crate) fn stdout_has_rows(stdout: &[u8]) -> bool {
 /// same command (`original`). Empty when it is fine.
 ///
 /// * it ended by itself (no signal), with status 0, 1 or 2 (101 would be a panic);
+/// * a non-zero status where root's was 0 comes with a permission reason on stderr, and where
+///   root's status was 2 (a usage error), nobody's is 2 too;
 /// * stderr has no panic text, and each line is a one-line `sockq: ...` message, or (with
 ///   status 2) a filter error's echo of the expression and its `^^^` marker line;
 /// * with status 0, stdout has the form the privileged run's had: one JSON document, one JSON
@@ -294,11 +338,15 @@ pub(crate) fn unprivileged_problems(out: &Output, original: &Output) -> Vec<Stri
         "run as root",
         "EPERM",
     ];
-    if code == 1 && original.status.success() && !PRIVILEGE.iter().any(|w| err.contains(w)) {
+    if code != 0 && original.status.success() && !PRIVILEGE.iter().any(|w| err.contains(w)) {
         problems.push(format!(
-            "exit 1 where root exited 0, without a permission message: {}",
+            "exit {code} where root exited 0, without a permission message: {}",
             err.trim_end()
         ));
+    }
+    // A usage error does not depend on who runs the command.
+    if original.status.code() == Some(2) && code != 2 {
+        problems.push(format!("exit {code} where root exited 2 (a usage error)"));
     }
     if code == 0 && original.status.success() {
         let (ours, theirs) = (
@@ -325,6 +373,109 @@ pub(crate) fn unprivileged_problems(out: &Output, original: &Output) -> Vec<Stri
                 Ok(_) => problems.push("the table has other columns than as root".to_owned()),
                 Err(e) => problems.push(format!("stdout is not a table: {e}")),
             }
+        }
+    }
+    problems
+}
+
+/// Whether nobody must list the same rows as root for `args`: no owners (`-p`, `-P`, `--sort
+/// pid`), no kill (`-K`), no namespace switch (`-N`, `--all-netns`) and no `fwmark` (all of
+/// which need privileges). Long options may be abbreviated (`--proc`).
+pub(crate) fn rows_must_match(args: &[OsString]) -> bool {
+    const LONG: [&str; 5] = ["processes", "process-info", "kill", "net", "all-netns"];
+    let privileged = |a: &OsString| {
+        let a = a.to_string_lossy();
+        if let Some(long) = a.strip_prefix("--") {
+            let name = long.split('=').next().unwrap_or_default();
+            !name.is_empty() && LONG.iter().any(|l| l.starts_with(name))
+        } else if let Some(short) = a.strip_prefix('-') {
+            short.contains(['p', 'P', 'K', 'N'])
+        } else {
+            a.contains("mark") || a.contains("pid")
+        }
+    };
+    !args.iter().any(privileged)
+}
+
+/// The rows of a table for comparing two runs: queues cleared (they move between runs), details
+/// dropped (timers, counters, and continuation lines: a BPF filter only root may read), and
+/// each run's own sock_diag socket (`tcpdiag:sockq/PID`, `4:PID` with `-n`) left out. Sorted; None when the text
+/// is not a table.
+pub(crate) fn comparable_rows(stdout: &[u8]) -> Option<Vec<Row>> {
+    let text = String::from_utf8_lossy(stdout);
+    let text: String = text
+        .lines()
+        .filter(|l| !l.starts_with(char::is_whitespace))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let t = try_parse_table(&text).ok()?;
+    let mut rows: Vec<Row> = t
+        .rows
+        .into_iter()
+        .filter(|r| !r.local.starts_with("tcpdiag:") && !r.local.starts_with("4:"))
+        .map(|mut r| {
+            r.recv_q.clear();
+            r.send_q.clear();
+            r.extra.clear();
+            r
+        })
+        .collect();
+    rows.sort();
+    Some(rows)
+}
+
+/// When both runs exited 0 with a table: nobody's rows, queues aside, are root's. The scene may
+/// move between the two runs (TIME-WAIT expiring, other processes on the host), so a difference
+/// runs the command as root again (`rerun`): every row both root runs show must be in nobody's,
+/// and, inside a test namespace (`private`, where only the test makes sockets), nobody may show
+/// no row more often than either root run shows it.
+pub(crate) fn row_problems(
+    out: &Output,
+    original: &Output,
+    private: bool,
+    rerun: impl FnOnce() -> Output,
+) -> Vec<String> {
+    if !(out.status.success() && original.status.success()) {
+        return Vec::new();
+    }
+    let (Some(ours), Some(first)) = (
+        comparable_rows(&out.stdout),
+        comparable_rows(&original.stdout),
+    ) else {
+        return Vec::new();
+    };
+    if ours == first {
+        return Vec::new();
+    }
+    let again = rerun();
+    let second = comparable_rows(&again.stdout).unwrap_or_default();
+    let stable: Vec<Row> = first
+        .iter()
+        .filter(|r| second.contains(r))
+        .cloned()
+        .collect();
+    let mut problems = Vec::new();
+    let missing = multiset_minus(&stable, &ours);
+    if !missing.is_empty() {
+        let lines: Vec<String> = missing.iter().map(|r| r.line()).collect();
+        problems.push(format!(
+            "rows root shows before and after are missing as nobody: {}",
+            lines.join(" | ")
+        ));
+    }
+    if private {
+        let count = |rows: &[Row], r: &Row| rows.iter().filter(|x| *x == r).count();
+        let mut extra: Vec<String> = ours
+            .iter()
+            .filter(|r| count(&ours, r) > count(&first, r).max(count(&second, r)))
+            .map(Row::line)
+            .collect();
+        extra.dedup();
+        if !extra.is_empty() {
+            problems.push(format!(
+                "rows neither root run shows appear as nobody: {}",
+                extra.join(" | ")
+            ));
         }
     }
     problems

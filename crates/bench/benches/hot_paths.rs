@@ -32,8 +32,9 @@ use sockq_cli::printer::row::socket_tokens;
 use sockq_cli::printer::table::{Layout, TablePrinter};
 use sockq_filter::{Env, compile, parse};
 use sockq_model::{Family, Owner, ProcessInfo, Socket, Table, TableSet};
+use sockq_netlink::held::Held;
 use sockq_netlink::msg::{self, Messages, NLMSG_DONE, SOCK_DIAG_BY_FAMILY};
-use sockq_netlink::{decode_inet, dump_from_bytes, replay};
+use sockq_netlink::{HOLD_BUDGET, decode_inet, dump_from_bytes, replay};
 use sockq_proc::ScanOptions;
 use std::hint::black_box;
 use std::io::Write as _;
@@ -172,6 +173,31 @@ fn bench_decode(c: &mut Criterion) {
                     Ok(ControlFlow::Continue(()))
                 })
                 .ok();
+                n
+            });
+        });
+        // Holding replies back (the IPv6 half of a both-families walk):
+        // delta-encoding them, then decoding them in order.
+        g.bench_with_input(BenchmarkId::new("held_push", name), &payloads, |b, ps| {
+            b.iter(|| {
+                let mut h = Held::new(HOLD_BUDGET);
+                for p in ps {
+                    h.push(black_box(p));
+                }
+                h.encoded_len()
+            });
+        });
+        let mut held = Held::new(HOLD_BUDGET);
+        for p in &payloads {
+            assert!(held.push(p), "1,000 fixture replies fit the budget");
+        }
+        g.bench_with_input(BenchmarkId::new("held_iter", name), &held, |b, h| {
+            b.iter(|| {
+                let mut it = h.iter();
+                let mut n = 0usize;
+                while let Some(Ok(p)) = it.next_reply() {
+                    n += black_box(p).len();
+                }
                 n
             });
         });

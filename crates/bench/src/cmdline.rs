@@ -96,15 +96,19 @@ pub fn substitute_port(s: &str, port: u16) -> String {
     out
 }
 
-/// Is this the JSON form of a command (ss has no JSON output for sockets)?
+/// Output flags ss lacks: such a command is compared with its text twin.
+const OTHER_FORMATS: [&str; 3] = ["--json", "-j", "--metrics"];
+
+/// Is this the JSON (or `--metrics`) form of a command (ss has neither)?
 pub fn is_json(args: &[String]) -> bool {
-    args.iter().any(|a| a == "--json" || a == "-j")
+    args.iter().any(|a| OTHER_FORMATS.contains(&a.as_str()))
 }
 
-/// The same arguments without the JSON flag: the text twin to compare with.
+/// The same arguments without the JSON or metrics flag: the text twin to
+/// compare with.
 pub fn text_twin(args: &[String]) -> Vec<String> {
     args.iter()
-        .filter(|a| *a != "--json" && *a != "-j")
+        .filter(|a| !OTHER_FORMATS.contains(&a.as_str()))
         .cloned()
         .collect()
 }

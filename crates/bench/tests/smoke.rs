@@ -3,7 +3,8 @@
 //!
 //! Needs root (network namespaces): skips with a reason otherwise, and fails
 //! instead under `CI=true`. The sockq binary comes from `SOCKQ_BIN`, else a
-//! built `sockq` next to this test's target dir, else `ss` stands in for it.
+//! built `sockq` next to this test's target dir, else `ss` stands in for it
+//! (said on stdout; under `CI=true` a missing sockq fails instead).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -61,7 +62,19 @@ fn quick_run_prints_a_table() {
     if find_in_path("ip").is_none() {
         return skip("ip (iproute2) is not installed");
     }
-    let sockq = sockq_binary().unwrap_or_else(|| ss.clone());
+    // Without a built sockq the harness can still be smoke-tested with ss
+    // standing in, but never silently, and never under CI.
+    let sockq = match sockq_binary() {
+        Some(p) => p,
+        None => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "no sockq binary (SOCKQ_BIN, target/{{release,debug}}/sockq), and CI=true forbids ss standing in"
+            );
+            println!("no sockq binary found: ss stands in for it");
+            ss.clone()
+        }
+    };
     eprintln!("sockq binary: {}", sockq.display());
     let out = Command::new(env!("CARGO_BIN_EXE_sockq-bench"))
         .arg("--quick")

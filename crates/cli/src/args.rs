@@ -25,7 +25,7 @@ pub enum SortKey {
     Inode,
 }
 
-/// sockq: investigate sockets, the way ss does, plus JSON, processes and every namespace.
+/// Investigate sockets, the way ss does, plus JSON, processes and every namespace.
 ///
 /// FILTER is `[ state STATE-FILTER ] [ EXPRESSION ]`, ss's language:
 /// `sockq -tlnp '( sport = :80 )'`, `sockq state established '( dport = :ssh )'`.
@@ -65,10 +65,18 @@ pub struct Args {
     #[arg(short = 'j', long, help_heading = "Output")]
     pub json: bool,
     /// Print one JSON object per line.
-    #[arg(long = "json-lines", help_heading = "Output")]
+    #[arg(long = "json-lines", conflicts_with = "json", help_heading = "Output")]
     pub json_lines: bool,
+    /// Print the selected sockets as Prometheus text exposition: counts per
+    /// listener and service port, never per connection (docs/metrics.md).
+    #[arg(long, help_heading = "Output")]
+    pub metrics: bool,
+    /// Write the --metrics exposition to PATH, replaced atomically (for
+    /// node_exporter's textfile collector, docs/fleet.md).
+    #[arg(long = "metrics-file", value_name = "PATH", help_heading = "Output")]
+    pub metrics_file: Option<PathBuf>,
     /// Sort rows (holds all rows in memory).
-    #[arg(long, value_enum, help_heading = "Output")]
+    #[arg(long, value_enum, value_name = "KEY", help_heading = "Output")]
     pub sort: Option<SortKey>,
     /// Print the parsed filter and the kernel bytecode, then exit.
     #[arg(long, help_heading = "Output")]
@@ -193,6 +201,8 @@ pub struct Args {
         short = 'D',
         long = "diag",
         value_name = "FILE",
+        // -D writes replies and exits: any other mode would be silently ignored.
+        conflicts_with_all = ["events", "kill", "summary", "json", "json_lines", "dry_run"],
         help_heading = "Input and namespaces"
     )]
     pub diag: Option<PathBuf>,
@@ -212,9 +222,11 @@ pub struct Args {
         short = 'N',
         long = "net",
         value_name = "NETNS",
+        // A path need not be UTF-8.
+        value_parser = clap::value_parser!(std::ffi::OsString),
         help_heading = "Input and namespaces"
     )]
-    pub net: Option<String>,
+    pub net: Option<std::ffi::OsString>,
     /// Every network namespace on the host, with a Netns column (beyond ss).
     #[arg(
         long = "all-netns",
@@ -225,13 +237,23 @@ pub struct Args {
 
     // ---- Actions ----
     /// Forcibly close the matching sockets (needs a filter or a state).
-    #[arg(short = 'K', long, help_heading = "Actions")]
+    #[arg(
+        short = 'K',
+        long,
+        conflicts_with = "summary",
+        help_heading = "Actions"
+    )]
     pub kill: bool,
     /// With -K: show what would be closed, close nothing.
     #[arg(long = "dry-run", help_heading = "Actions")]
     pub dry_run: bool,
     /// Follow destroyed sockets.
-    #[arg(short = 'E', long, help_heading = "Actions")]
+    #[arg(
+        short = 'E',
+        long,
+        conflicts_with = "summary",
+        help_heading = "Actions"
+    )]
     pub events: bool,
 
     /// Show SELinux contexts (not supported: no SELinux here).
@@ -250,6 +272,7 @@ pub struct Args {
     pub generate: Option<String>,
 
     /// `[ state STATE-FILTER ] [ EXPRESSION ]`
-    #[arg(value_name = "FILTER")]
-    pub filter: Vec<String>,
+    // OsString: a unix path that is not UTF-8 is a valid value.
+    #[arg(value_name = "FILTER", value_parser = clap::value_parser!(std::ffi::OsString))]
+    pub filter: Vec<std::ffi::OsString>,
 }

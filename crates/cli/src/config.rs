@@ -22,6 +22,15 @@ pub enum Format {
     JsonLines,
 }
 
+/// Where `--metrics` output goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MetricsTo {
+    /// `--metrics`: stdout.
+    Stdout,
+    /// `--metrics-file PATH`: the file, replaced atomically.
+    File(PathBuf),
+}
+
 /// Which details to show.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Show {
@@ -91,7 +100,7 @@ pub struct Config {
     /// `-F FILE`.
     pub filter_file: Option<PathBuf>,
     /// `-N`.
-    pub net: Option<String>,
+    pub net: Option<std::ffi::OsString>,
     /// `--all-netns`.
     pub all_netns: bool,
     /// Whether `state`/`exclude` words were given (what `-K` accepts as a
@@ -107,6 +116,8 @@ pub struct Config {
     pub no_bytecode: bool,
     /// Whether any table or family option was given.
     pub explicit_tables: bool,
+    /// `--metrics` or `--metrics-file`: where the exposition goes.
+    pub metrics: Option<MetricsTo>,
     /// The tables the user named one by one (`-S`, `--vsock`, `-f xdp`,
     /// `-A sctp`; not `-a`, `-f inet` or `-A all`): a missing diag module is
     /// reported only for these.
@@ -125,6 +136,40 @@ fn first_index(m: &ArgMatches, id: &str) -> Option<usize> {
         return None;
     }
     m.indices_of(id).and_then(|mut i| i.next())
+}
+
+/// `--metrics`/`--metrics-file`, and the options they exclude: they are an
+/// output format of their own, a snapshot written once.
+fn metrics_destination(a: &Args) -> Result<Option<MetricsTo>, CliError> {
+    let dest = match (a.metrics, &a.metrics_file) {
+        (false, None) => return Ok(None),
+        (true, Some(_)) => {
+            return Err(CliError::Usage(
+                "--metrics prints and --metrics-file writes a file: use one of them".into(),
+            ));
+        }
+        (true, None) => MetricsTo::Stdout,
+        (false, Some(p)) => MetricsTo::File(p.clone()),
+    };
+    let flag = if a.metrics {
+        "--metrics"
+    } else {
+        "--metrics-file"
+    };
+    let other = [
+        (a.json, "--json"),
+        (a.json_lines, "--json-lines"),
+        (a.events, "-E"),
+        (a.kill, "-K"),
+        (a.summary, "-s"),
+        (a.diag.is_some(), "-D"),
+    ];
+    if let Some((_, o)) = other.iter().find(|(on, _)| *on) {
+        return Err(CliError::Usage(format!(
+            "{flag} is an output of its own and cannot be combined with {o}"
+        )));
+    }
+    Ok(Some(dest))
 }
 
 impl Config {
@@ -222,9 +267,8 @@ impl Config {
                         Some(rest) => (true, rest),
                         None => (false, id),
                     };
-                    let set = TableSet::parse_query_id(id).ok_or_else(|| {
-                        CliError::Usage(format!("\"{id}\" is illegal socket table id"))
-                    })?;
+                    let set = TableSet::parse_query_id(id)
+                        .ok_or_else(|| CliError::Usage(crate::usage::bad_query_id(id)))?;
                     q = if neg { q.minus(set) } else { q.union(set) };
                     if !neg && !matches!(id, "all" | "inet") {
                         named_tables = named_tables.union(set);
@@ -268,8 +312,13 @@ impl Config {
             explicit_states = true;
         }
         // state/exclude words, before the expression.
-        let (words_mask, rest) = sockq_filter::peel_state_words(&a.filter)
-            .map_err(|e| CliError::Usage(e.to_string()))?;
+        let words: Vec<String> = a
+            .filter
+            .iter()
+            .map(|w| crate::usage::filter_text(w.as_encoded_bytes()))
+            .collect();
+        let (words_mask, rest) =
+            sockq_filter::peel_state_words(&words).map_err(|e| CliError::Usage(e.to_string()))?;
         let state_words = words_mask.is_some();
         if let Some(mask) = words_mask {
             states = mask;
@@ -359,6 +408,7 @@ impl Config {
                 )));
             }
         }
+        let metrics = metrics_destination(a)?;
         if a.events && a.sort.is_some() {
             return Err(CliError::Usage(
                 "--sort cannot order events that have not happened yet".into(),
@@ -394,6 +444,7 @@ impl Config {
             events: a.events,
             no_bytecode,
             explicit_tables,
+            metrics,
             named_tables,
         })
     }

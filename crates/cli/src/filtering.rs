@@ -157,9 +157,18 @@ fn read_filter_file(path: &std::path::Path) -> Result<String, CliError> {
         )
     } else {
         let f = std::fs::File::open(path).map_err(|e| {
-            CliError::Usage(format!("cannot read filter file {}: {e}", path.display()))
+            CliError::Usage(format!(
+                "cannot read filter file {}: {e}",
+                crate::sanitize::escaped(path.as_os_str().as_encoded_bytes())
+            ))
         })?;
-        (format!("filter file {}", path.display()), Box::new(f))
+        (
+            format!(
+                "filter file {}",
+                crate::sanitize::escaped(path.as_os_str().as_encoded_bytes())
+            ),
+            Box::new(f),
+        )
     };
     let mut bytes = Vec::new();
     input
@@ -172,11 +181,8 @@ fn read_filter_file(path: &std::path::Path) -> Result<String, CliError> {
             MAX_FILTER_FILE >> 20
         )));
     }
-    let text = String::from_utf8(bytes).map_err(|_| {
-        CliError::Usage(format!(
-            "cannot read {what}: stream did not contain valid UTF-8"
-        ))
-    })?;
+    // Bytes that are not UTF-8 (a unix path) are spelled `\xHH`.
+    let text = crate::usage::filter_text(&bytes);
     Ok(text
         .lines()
         .filter(|l| !l.trim_start().starts_with('#'))
@@ -307,6 +313,11 @@ impl FilterSet {
             .as_ref()
             .map(|p| p.names.iter().cloned().collect())
             .unwrap_or_default()
+    }
+
+    /// Whether there is an expression at all (`-F /dev/null` gives none).
+    pub fn has_expression(&self) -> bool {
+        self.filter.is_some()
     }
 
     /// Whether the socket passes (always true without a filter).

@@ -19,7 +19,9 @@ pub mod cgroup;
 pub mod config;
 pub mod error;
 pub mod filtering;
+pub mod generate;
 pub mod names;
+pub mod outfile;
 pub mod plan;
 pub mod printer;
 pub mod resolve;
@@ -30,6 +32,7 @@ pub mod select;
 pub mod services;
 pub mod sink;
 pub mod source;
+pub mod usage;
 
 use clap::{CommandFactory, FromArgMatches};
 use error::CliError;
@@ -39,46 +42,20 @@ use std::process::ExitCode;
 /// Parses the command line. Help and version print to stdout and exit 0;
 /// any other clap error becomes one line and exit 2 (never the whole usage).
 pub fn parse_args(argv: Vec<OsString>) -> Result<config::Config, CliError> {
-    let matches = match args::Args::command().try_get_matches_from(argv) {
+    let matches = match args::Args::command().try_get_matches_from(&argv) {
         Ok(m) => m,
-        Err(e) => return Err(clap_error(e)),
+        Err(e) => return Err(clap_error(e, &argv)),
     };
-    let a = args::Args::from_arg_matches(&matches).map_err(clap_error)?;
+    let a = args::Args::from_arg_matches(&matches).map_err(|e| clap_error(e, &argv))?;
     if let Some(what) = &a.generate {
-        generate(what)?;
+        generate::generate(what)?;
         return Err(CliError::Done);
     }
     config::Config::new(&a, &matches)
 }
 
-/// `--generate`: completions and the man page, from the clap definitions.
-fn generate(what: &str) -> Result<(), CliError> {
-    use clap_complete::Shell;
-    use std::io::Write as _;
-    let mut cmd = args::Args::command();
-    let mut out = std::io::stdout().lock();
-    let shell = match what {
-        "bash" => Shell::Bash,
-        "zsh" => Shell::Zsh,
-        "fish" => Shell::Fish,
-        _ => {
-            return clap_mangen::Man::new(cmd)
-                .section("8")
-                .render(&mut out)
-                .map_err(CliError::from);
-        }
-    };
-    // Into memory first: clap_complete panics when its writer fails (a
-    // closed pipe), while a failed write here is an ordinary error.
-    let mut script = Vec::new();
-    clap_complete::generate(shell, &mut cmd, "sockq", &mut script);
-    out.write_all(&script)?;
-    out.flush()?;
-    Ok(())
-}
-
-fn clap_error(e: clap::Error) -> CliError {
-    use clap::error::ErrorKind;
+fn clap_error(e: clap::Error, argv: &[OsString]) -> CliError {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
     match e.kind() {
         ErrorKind::DisplayHelp
         | ErrorKind::DisplayVersion
@@ -86,13 +63,36 @@ fn clap_error(e: clap::Error) -> CliError {
             let _ = e.print();
             CliError::Done
         }
-        _ => {
-            let text = e.to_string();
-            let first = text.lines().next().unwrap_or("invalid arguments");
-            let msg = first.strip_prefix("error: ").unwrap_or(first);
-            CliError::Usage(format!("{msg} (see --help)"))
+        ErrorKind::UnknownArgument => {
+            let Some(ContextValue::String(arg)) = e.get(ContextKind::InvalidArg) else {
+                return first_line(&e);
+            };
+            let arg = arg.clone();
+            if let Some(msg) = usage::ambiguous_long(&args::Args::command(), &arg) {
+                return CliError::Usage(msg);
+            }
+            let suggestion = match e.get(ContextKind::SuggestedArg) {
+                Some(ContextValue::String(s)) => Some(s.clone()),
+                _ => usage::similar(&args::Args::command(), &arg),
+            };
+            match suggestion {
+                Some(s) => CliError::Usage(format!(
+                    "unexpected argument '{arg}' found; did you mean '{s}'? (see --help)"
+                )),
+                None => first_line(&e),
+            }
         }
+        ErrorKind::InvalidUtf8 => CliError::Usage(usage::not_utf8(argv)),
+        _ => first_line(&e),
     }
+}
+
+/// clap's first line, without its `error: ` prefix and usage dump.
+fn first_line(e: &clap::Error) -> CliError {
+    let text = e.to_string();
+    let first = text.lines().next().unwrap_or("invalid arguments");
+    let msg = first.strip_prefix("error: ").unwrap_or(first);
+    CliError::Usage(format!("{msg} (see --help)"))
 }
 
 /// The binary's entry point.

@@ -68,6 +68,15 @@ impl Names {
         }
     }
 
+    /// The interface's name as the kernel has it (raw bytes), for JSON,
+    /// which escapes it itself; `None` when unknown.
+    pub fn ifname_bytes(&self, ifindex: u32) -> Option<Vec<u8>> {
+        let mut cache = self.ifnames.borrow_mut();
+        let map =
+            cache.get_or_insert_with(|| sockq_netlink::interface_names().into_iter().collect());
+        map.get(&ifindex).map(|n| AsRef::<[u8]>::as_ref(n).to_vec())
+    }
+
     /// Appends a packet socket's protocol: `*` for ETH_P_ALL, a name, or `[N]`.
     pub fn push_ethertype(&self, out: &mut Vec<u8>, proto: u16) {
         if proto == 3 {

@@ -7,7 +7,7 @@
 //! This module is the only one that knows every stage; each stage knows only
 //! those below it, so nothing imports this module but the crate root.
 
-use crate::config::Config;
+use crate::config::{Config, Format};
 use crate::error::CliError;
 use crate::names::Names;
 use crate::plan::Plan;
@@ -15,14 +15,18 @@ use crate::printer::summary::{Sockstat, SummaryCounts};
 use crate::scope::{AllNetns, Scope, Visit};
 use crate::select::{Select, scan_owners};
 use crate::sink::kill::{self, Killer};
+use crate::sink::metrics::MetricsSink;
 use crate::sink::output::{Lead, Output};
 use crate::sink::{self, Sink};
 use crate::source::events::{self, Ended};
+use crate::source::unix_peers::unix_peers;
 use crate::source::{self, Dump, TcpSource};
 use sockq_model::Socket;
+use std::cell::OnceCell;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
+use std::time::Instant;
 
 /// How the run ended, for the exit status.
 pub struct Outcome {
@@ -34,6 +38,11 @@ const SUCCESS: Outcome = Outcome { code: 0 };
 
 /// Runs the whole command.
 pub fn run(cfg: &Config) -> Result<Outcome, CliError> {
+    // A usage error, so before the namespace is opened or entered: without
+    // the privilege to enter it, `-N NS -K` must still say it needs a filter.
+    if cfg.kill {
+        kill::check_words(cfg)?;
+    }
     match Scope::of(cfg)? {
         Scope::All => run_all(cfg),
         // The whole run happens on a thread inside the namespace: sockets,
@@ -52,10 +61,12 @@ fn explain(plan: &Plan) -> Result<Outcome, CliError> {
 /// Runs the command in the calling thread's namespace. `in_netns`: the
 /// thread entered a namespace of its own (`-N`).
 fn run_here(cfg: &Config, in_netns: bool) -> Result<Outcome, CliError> {
-    if cfg.kill {
-        kill::check_selection(cfg)?;
-    }
+    let start = Instant::now();
     let plan = Plan::new(cfg)?;
+    if cfg.kill {
+        // After the filter is built: an empty -F is no selection.
+        kill::check_selection(cfg, &plan.filters)?;
+    }
     if cfg.explain {
         return explain(&plan);
     }
@@ -72,10 +83,21 @@ fn run_here(cfg: &Config, in_netns: bool) -> Result<Outcome, CliError> {
         return Ok(SUCCESS);
     }
     let net_proc = source::net_root(&plan.proc_root, in_netns);
+    // `-s`: printed now, or, in JSON with a listing after it, inside the
+    // listing's document (one JSON document per run).
+    let mut summary_json = None;
     if cfg.summary {
-        summary(cfg, &net_proc)?;
+        let counts = summary(&net_proc)?;
         // As ss: with no table, family or filter given, the summary is all.
-        if !cfg.explicit_tables && cfg.filter_words.is_empty() && cfg.filter_file.is_none() {
+        let only = !cfg.explicit_tables && cfg.filter_words.is_empty() && cfg.filter_file.is_none();
+        if only || cfg.format == Format::Table {
+            sink::summary::write(cfg, &counts)?;
+        } else {
+            let mut b = Vec::new();
+            crate::printer::json::summary(&mut b, &counts);
+            summary_json = Some(b);
+        }
+        if only {
             return Ok(SUCCESS);
         }
     }
@@ -85,13 +107,26 @@ fn run_here(cfg: &Config, in_netns: bool) -> Result<Outcome, CliError> {
     }
     let tcp = TcpSource::of(cfg)?;
     let owners = scan_owners(cfg, plan.needs_owners, &plan.proc_root)?;
-    let out = Output::with_lead(cfg, &plan.proc_root, Lead::None)?;
+    let dry_run = cfg.kill && cfg.dry_run;
+    let lead = if dry_run { Lead::DryRun } else { Lead::None };
+    let unix = OnceCell::new();
+    let peers = |ino: u32| unix.get_or_init(unix_peers).get(&ino).cloned();
+    let mut out =
+        Output::with_lead(cfg, &plan.proc_root, lead)?.with_processes(owners.as_ref(), &peers);
+    if let Some(b) = summary_json {
+        out.set_summary(b);
+    }
     let killer = if cfg.kill && !cfg.dry_run {
         Some(Killer::new()?)
     } else {
         None
     };
-    let mut sink = Sink::new(out, killer);
+    let mut metrics = metrics_sink(cfg, &plan, owners.as_ref(), start);
+    if let (Some(m), Some(spec)) = (&mut metrics, &cfg.net) {
+        // -N NAME: the label is what was given to -N.
+        m.begin_netns(&spec.to_string_lossy());
+    }
+    let mut sink = Sink::new(out, killer).with_metrics(metrics);
     let mut select = Select::new(cfg, &plan, owners.as_ref());
     select.unmasked_tcp = tcp.unmasked();
     let bytecode = plan.filters.bytecode();
@@ -105,17 +140,42 @@ fn run_here(cfg: &Config, in_netns: bool) -> Result<Outcome, CliError> {
         tcp: &tcp,
         net_proc: &net_proc,
     };
+    let mut selected = 0u64;
     dump.run(&mut |s| match select.pick(s) {
-        Some(own) => sink.socket(s, own),
+        Some(own) => {
+            selected += 1;
+            sink.socket(s, own)
+        }
         None => std::ops::ControlFlow::Continue(()),
     })?;
     sink.finish()?;
+    if dry_run {
+        // A real notice, not a hint: the listing must not pass for kills.
+        let what = if selected == 1 { "socket" } else { "sockets" };
+        eprintln_quiet!("sockq: dry run: {selected} {what} would be closed; none was closed");
+    }
     Ok(SUCCESS)
 }
 
-/// `-s`: counts every TCP, UDP and RAW socket of this namespace, then
-/// prints the summary.
-fn summary(cfg: &Config, net_proc: &Path) -> Result<(), CliError> {
+/// `--metrics`: the sink, which runs its own `/proc` scan (for the comm
+/// labels) while the kernel dumps, unless the filter made the run scan first.
+fn metrics_sink(
+    cfg: &Config,
+    plan: &Plan,
+    owners: Option<&sockq_proc::OwnerMap>,
+    start: Instant,
+) -> Option<MetricsSink> {
+    let to = cfg.metrics.as_ref()?;
+    Some(MetricsSink::new(
+        to.clone(),
+        start,
+        &plan.proc_root,
+        owners.map(sockq_proc::OwnerMap::denied),
+    ))
+}
+
+/// `-s`: counts every TCP, UDP and RAW socket of this namespace.
+fn summary(net_proc: &Path) -> Result<SummaryCounts, CliError> {
     let mut counts = SummaryCounts::default();
     let missing = source::summary::count(net_proc, &mut |s| counts.add(s))?;
     let read = |f: &str| {
@@ -124,7 +184,7 @@ fn summary(cfg: &Config, net_proc: &Path) -> Result<(), CliError> {
             .unwrap_or_default()
     };
     counts.fill_missing(&read("sockstat"), &read("sockstat6"), &missing);
-    sink::summary::write(cfg, &counts)
+    Ok(counts)
 }
 
 /// `-E`: events are a source like a dump, feeding the same selection
@@ -160,6 +220,7 @@ struct NsDump {
 /// `--all-netns`: dumps every namespace and prints the rows with a label.
 /// The process scan runs once: socket inodes are global.
 fn run_all(cfg: &Config) -> Result<Outcome, CliError> {
+    let start = Instant::now();
     let plan = Plan::new(cfg)?;
     if cfg.explain {
         return explain(&plan);
@@ -171,7 +232,12 @@ fn run_all(cfg: &Config) -> Result<Outcome, CliError> {
     let all = AllNetns::discover(&plan.proc_root);
     let owners = scan_owners(cfg, plan.needs_owners, &plan.proc_root)?;
     let bytecode = plan.filters.bytecode();
-    let mut sink = Sink::new(Output::with_lead(cfg, &plan.proc_root, Lead::Netns)?, None);
+    let unix = OnceCell::new();
+    let peers = |ino: u32| unix.get_or_init(unix_peers).get(&ino).cloned();
+    let out = Output::with_lead(cfg, &plan.proc_root, Lead::Netns)?
+        .with_processes(owners.as_ref(), &peers);
+    let metrics = metrics_sink(cfg, &plan, owners.as_ref(), start);
+    let mut sink = Sink::new(out, None).with_metrics(metrics);
     let mut failures: Vec<String> = Vec::new();
     let mut denied: Vec<String> = Vec::new();
     // Per interface name of the filter: in how many dumped namespaces it
@@ -202,6 +268,7 @@ fn run_all(cfg: &Config) -> Result<Outcome, CliError> {
             Ok(())
         },
     )?;
+    sink.failed_namespaces(failures.len());
     sink.finish()?;
     for name in plan.filters.interface_names() {
         if dumped > 0 && lacking.get(&name) == Some(&dumped) {

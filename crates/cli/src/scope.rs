@@ -41,20 +41,27 @@ pub struct Target {
 
 impl Target {
     /// `NAME` (under /var/run/netns), a path (anything with a `/`), or `pid:PID`.
-    pub fn parse(spec: &str) -> Result<Target, CliError> {
-        let path = if let Some(pid) = spec.strip_prefix("pid:") {
-            let pid: u32 = pid.parse().map_err(|_| {
-                CliError::Usage(format!("-N {spec}: expected pid:PID with a numeric PID"))
-            })?;
+    pub fn parse(raw: &std::ffi::OsStr) -> Result<Target, CliError> {
+        // Bytes: a path that is not UTF-8 names a namespace file too.
+        let bytes = raw.as_encoded_bytes();
+        let spec = crate::sanitize::escaped(bytes);
+        let spec = spec.as_str();
+        let path = if let Some(pid) = bytes.strip_prefix(b"pid:") {
+            let pid: u32 = std::str::from_utf8(pid)
+                .ok()
+                .and_then(|p| p.parse().ok())
+                .ok_or_else(|| {
+                    CliError::Usage(format!("-N {spec}: expected pid:PID with a numeric PID"))
+                })?;
             PathBuf::from(format!("/proc/{pid}/ns/net"))
-        } else if spec.contains('/') {
-            PathBuf::from(spec)
+        } else if bytes.contains(&b'/') {
+            PathBuf::from(raw)
         } else if spec.is_empty() || spec == "." || spec == ".." {
             return Err(CliError::Usage(format!(
                 "-N \"{spec}\": not a namespace name"
             )));
         } else {
-            Path::new(NETNS_RUN_DIR).join(spec)
+            Path::new(NETNS_RUN_DIR).join(raw)
         };
         Ok(Target {
             spec: spec.to_string(),
@@ -88,7 +95,7 @@ pub fn run_inside<T: Send>(
                 CliError::Runtime(format!(
                     "cannot enter network namespace \"{}\" ({}): {}",
                     target.spec,
-                    target.path.display(),
+                    crate::sanitize::escaped(target.path.as_os_str().as_encoded_bytes()),
                     reason(&e)
                 ))
             })?;
@@ -110,11 +117,20 @@ pub struct Namespace {
     pub pid: Option<u32>,
     /// Whether it is the host's (pid 1's, else sockq's own).
     pub host: bool,
+    /// The container its lowest pid runs in, as `runtime:name` (`podman:web`).
+    pub container: Option<String>,
 }
 
 impl Namespace {
-    /// The row label: the name, else `net:[INODE](pid PID)`.
+    /// The row label: `host`, the name, the container (`podman:web`), else
+    /// `net:[INODE](pid PID)`.
     pub fn label(&self) -> String {
+        if self.host {
+            return "host".into();
+        }
+        if let (None, Some(c)) = (&self.name, &self.container) {
+            return c.clone();
+        }
         match (&self.name, self.pid) {
             (Some(n), _) => n.clone(),
             (None, Some(p)) => format!("net:[{}](pid {p})", self.id.1),
@@ -159,6 +175,7 @@ pub fn discover(proc_root: &Path, run_dir: &Path) -> Vec<Namespace> {
             name: Some(n),
             pid: None,
             host: Some(id) == host,
+            container: None,
         });
     }
     let mut pids: Vec<u32> = std::fs::read_dir(proc_root)
@@ -179,6 +196,7 @@ pub fn discover(proc_root: &Path, run_dir: &Path) -> Vec<Namespace> {
             name: None,
             pid: None,
             host: Some(id) == host,
+            container: None,
         });
         if e.pid.is_none() {
             e.pid = Some(pid);
@@ -190,9 +208,19 @@ pub fn discover(proc_root: &Path, run_dir: &Path) -> Vec<Namespace> {
             name: None,
             pid: None,
             host: Some(id) == host,
+            container: None,
         });
     }
     let mut v: Vec<Namespace> = found.into_values().collect();
+    // A namespace with no name is labelled by the container its first
+    // process runs in (read from /proc/PID/cgroup and the runtime's state).
+    if let Ok(mut d) = sockq_proc::Detailer::new(proc_root, None) {
+        for ns in v.iter_mut().filter(|n| n.name.is_none() && !n.host) {
+            if let Some(pid) = ns.pid {
+                ns.container = d.identity(pid).container.map(|c| c.label());
+            }
+        }
+    }
     v.sort_by(|a, b| {
         (!a.host, a.name.is_none(), &a.name, a.id.1, a.id.0).cmp(&(
             !b.host,
@@ -364,14 +392,14 @@ mod tests {
 
     #[test]
     fn targets() {
-        let t = Target::parse("blue").unwrap_or_else(|e| panic!("{e}"));
+        let t = Target::parse("blue".as_ref()).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(t.path, Path::new("/var/run/netns/blue"));
-        let t = Target::parse("pid:42").unwrap_or_else(|e| panic!("{e}"));
+        let t = Target::parse("pid:42".as_ref()).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(t.path, Path::new("/proc/42/ns/net"));
-        let t = Target::parse("/run/netns/x").unwrap_or_else(|e| panic!("{e}"));
+        let t = Target::parse("/run/netns/x".as_ref()).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(t.path, Path::new("/run/netns/x"));
-        assert!(Target::parse("pid:x").is_err());
-        assert!(Target::parse("..").is_err());
+        assert!(Target::parse("pid:x".as_ref()).is_err());
+        assert!(Target::parse("..".as_ref()).is_err());
     }
 
     #[test]
@@ -381,10 +409,15 @@ mod tests {
             name: None,
             pid: Some(1234),
             host: false,
+            container: None,
         };
         assert_eq!(ns.label(), "net:[4026532281](pid 1234)");
+        ns.container = Some("podman:web".into());
+        assert_eq!(ns.label(), "podman:web");
         ns.name = Some("blue".into());
         assert_eq!(ns.label(), "blue");
+        ns.host = true;
+        assert_eq!(ns.label(), "host");
     }
 
     #[test]

@@ -83,8 +83,13 @@ pub fn scan_owners(
         proc_root: proc_root.to_path_buf(),
         threads: cfg.show.threads,
     };
-    let map = sockq_proc::scan(&opts)
-        .map_err(|e| CliError::Runtime(format!("scanning processes: {e}")))?;
+    // -P follows pipes: their holders are recorded in the same walk.
+    let map = if cfg.show.process_info {
+        sockq_proc::scan_with_ends(&opts, None)
+    } else {
+        sockq_proc::scan(&opts)
+    }
+    .map_err(|e| CliError::Runtime(format!("scanning processes: {e}")))?;
     if let Some(line) = owner_notice(
         map.denied(),
         map.hidden(),

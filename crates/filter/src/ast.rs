@@ -243,6 +243,12 @@ pub fn escape_value(v: &str, out: &mut String) {
         })
     });
     for (i, c) in v.chars().enumerate() {
+        if let [b] = crate::glob::value_bytes(c.encode_utf8(&mut [0u8; 4])).as_slice()
+            && !b.is_ascii()
+        {
+            out.push_str(&format!("\\x{b:02x}"));
+            continue;
+        }
         let special = matches!(c, ' ' | '\t' | '\n' | '\r' | '\\' | '&' | '|' | '(' | ')')
             || (i == 0 && (matches!(c, '=' | '!' | '<' | '>') || reserved_prefix));
         if special {

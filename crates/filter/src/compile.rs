@@ -90,7 +90,7 @@ fn pred(
             } else {
                 Side::Remote
             };
-            let (conds, fam) = value::host(v, env)?;
+            let (conds, fam) = value::host(v, env).map_err(|e| value::quoted(v).unwrap_or(e))?;
             if let Some(f) = fam {
                 *fams = Some(fams.unwrap_or_default().with(f));
             }

@@ -25,6 +25,16 @@ pub enum CompileErrorKind {
     /// `dport = 10.0.0.1:22`.
     #[error("\"{0}\" does not look like a port; to match an address use `dst` or `src`")]
     AddressAsPort(String),
+    /// `sport = ':80'` inside double quotes: the shell kept the single quotes.
+    #[error(
+        "the quotes in {value} are part of the value (inside other quotes the shell keeps them): write {inner}"
+    )]
+    Quoted {
+        /// The value as given.
+        value: String,
+        /// The value without its quotes.
+        inner: String,
+    },
     /// `sport = :nosuchservice`.
     #[error("\"{0}\" does not look like a port: not a number, and no such service")]
     UnknownService(String),

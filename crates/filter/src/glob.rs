@@ -37,18 +37,59 @@ impl Subject<'_> {
     }
 }
 
+/// Where the bytes 0x80..=0xFF of a value written `\xHH` live inside a
+/// `String`: plane 16's last private-use characters (no name uses them).
+const BYTE_BASE: u32 = 0x10_ff00;
+
+/// The char that stands for `byte` in a parsed value (ASCII stays ASCII).
+pub(crate) fn byte_char(byte: u8) -> char {
+    if byte.is_ascii() {
+        char::from(byte)
+    } else {
+        char::from_u32(BYTE_BASE + u32::from(byte)).unwrap_or(char::REPLACEMENT_CHARACTER)
+    }
+}
+
+/// The raw bytes a parsed value stands for: [`byte_char`] undone.
+pub fn value_bytes(v: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(v.len());
+    for c in v.chars() {
+        match u32::from(c).checked_sub(BYTE_BASE + 0x80) {
+            Some(b) if b < 0x80 => out.push((b + 0x80) as u8),
+            _ => {
+                let mut buf = [0u8; 4];
+                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+            }
+        }
+    }
+    out
+}
+
+/// A parsed value for a message: the bytes of [`byte_char`] as `\xHH`.
+pub(crate) fn show_bytes(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for c in v.chars() {
+        match u32::from(c).checked_sub(BYTE_BASE + 0x80) {
+            Some(b) if b < 0x80 => out.push_str(&format!("\\x{:02x}", b + 0x80)),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
 impl Glob {
     /// A glob; `fold` makes it ASCII case-insensitive (ss's `FNM_CASEFOLD`).
+    /// Bytes written `\xHH` in the expression are matched as raw bytes.
     pub fn new(pattern: &str, fold: bool) -> Glob {
         Glob {
-            pat: pattern.as_bytes().to_vec(),
+            pat: value_bytes(pattern),
             fold,
         }
     }
 
     /// The pattern text.
-    pub fn pattern(&self) -> &str {
-        std::str::from_utf8(&self.pat).unwrap_or("")
+    pub fn pattern(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(&self.pat)
     }
 
     /// Whether `name` matches the whole pattern.
@@ -126,7 +167,14 @@ impl Glob {
                         Some((false, _)) => None,
                         None => self.eq(b'[', s.at(i)).then_some(p + 1),
                     },
-                    Some(b'\\') if p + 1 < pat.len() => {
+                    // `\` quotes a glob character only: before anything else it
+                    // is a backslash of the name (sockq prints one as `\\`,
+                    // which the expression has already turned into `\`).
+                    Some(b'\\')
+                        if pat
+                            .get(p + 1)
+                            .is_some_and(|c| matches!(c, b'*' | b'?' | b'[' | b']' | b'\\')) =>
+                    {
                         let lit = pat.get(p + 1).copied().unwrap_or(0);
                         self.eq(lit, s.at(i)).then_some(p + 2)
                     }

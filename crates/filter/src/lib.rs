@@ -105,6 +105,7 @@ pub fn render_error(src: &str, span: Range<usize>, msg: &str) -> String {
     } else {
         width
     };
+    let msg = &glob::show_bytes(msg);
     let mut message: String = one_line(msg).into_iter().take(MESSAGE_CHARS).collect();
     if msg.chars().count() > MESSAGE_CHARS {
         message.push('…');

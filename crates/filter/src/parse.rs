@@ -206,12 +206,40 @@ fn range(p: &Pair<'_, Rule>) -> Range<usize> {
     s.start()..s.end()
 }
 
-/// Removes backslash escapes: `\x` is `x`.
+/// Removes backslash escapes: `\c` is `c`, except `\xHH` (two hex
+/// digits), which is the byte HH, and `\u{NNNN}`, the character U+NNNN:
+/// sockq prints control bytes, bytes that are not UTF-8 and invisible
+/// characters that way, so a printed name works as a value.
 fn unescape(v: &str) -> String {
     let mut out = String::with_capacity(v.len());
     let mut it = v.chars();
     while let Some(c) = it.next() {
         if c == '\\' {
+            let rest = it.as_str();
+            if let Some(byte) = rest
+                .strip_prefix('x')
+                .and_then(|h| h.get(..2))
+                .filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()))
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
+                out.push(crate::glob::byte_char(byte));
+                it = rest.get(3..).unwrap_or("").chars();
+                continue;
+            }
+            // `\u{NNNN}`: a character sockq prints escaped (bidi, zero-width).
+            if let Some(ch) = rest
+                .strip_prefix("u{")
+                .and_then(|r| r.split_once('}'))
+                .filter(|(h, _)| (1..=6).contains(&h.len()))
+                .and_then(|(h, tail)| {
+                    let c = u32::from_str_radix(h, 16).ok().and_then(char::from_u32)?;
+                    Some((c, tail))
+                })
+            {
+                out.push(ch.0);
+                it = ch.1.chars();
+                continue;
+            }
             if let Some(n) = it.next() {
                 out.push(n);
             }

@@ -33,9 +33,23 @@ pub fn number_u32(s: &str) -> R<u32> {
     }
 }
 
+/// A value wrapped in matching quotes (`':80'`): the quotes reached the
+/// expression because the shell saw them inside other quotes.
+pub fn quoted(v: &str) -> Option<CompileErrorKind> {
+    let q = v.chars().next().filter(|c| matches!(c, '\'' | '"'))?;
+    let inner = v.strip_prefix(q)?.strip_suffix(q)?;
+    Some(CompileErrorKind::Quoted {
+        value: v.to_string(),
+        inner: inner.to_string(),
+    })
+}
+
 /// A port part after one optional leading `:`. `None` is any port.
 /// `max` is 65535 for real ports; `src :INODE` allows larger (ss's unix inode trick).
 pub fn port(s: &str, env: &dyn Env, max: u64) -> R<Option<u32>> {
+    if let Some(e) = quoted(s) {
+        return Err(e);
+    }
     let p = s.strip_prefix(':').unwrap_or(s);
     if p.is_empty() || p == "*" || p == "-1" {
         return Ok(None);

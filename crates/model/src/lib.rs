@@ -14,6 +14,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod comm;
 pub mod detail;
 pub mod identity;
 pub mod info;
@@ -30,8 +31,8 @@ pub use detail::{
 };
 pub use identity::{Container, Identity, Pod, Runtime, UnitKind};
 pub use info::{BbrInfo, DctcpInfo, MptcpInfo, SkMem, TcpInfo, VegasInfo};
-pub use process::{Comm, OpenFile, Owner, ProcessInfo};
-pub use sink::{FileRole, FileUse, Files, ProcessDetail, Reader, ReaderKind, Stream, StreamKind};
+pub use process::{Comm, OpenFile, Owner, ProcessDetail, ProcessInfo};
+pub use sink::{FileRole, FileUse, Files, Reader, ReaderKind, Stream, StreamKind};
 pub use socket::{Endpoint, Shutdown, Socket, Timer, TimerKind, UnixName};
 pub use state::{State, StateSet};
 pub use table::{Family, FamilySet, Table, TableSet};

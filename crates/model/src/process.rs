@@ -1,47 +1,8 @@
 //! Processes that hold sockets.
 
-use std::fmt;
-
+pub use crate::comm::Comm;
 pub use crate::identity::{Container, Identity, Pod, Runtime, UnitKind};
-
-/// A process name (`/proc/PID/comm`, at most 15 bytes in the kernel), kept
-/// inline so that building the owner map allocates nothing per fd. Longer
-/// names are cut at 63 bytes.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Comm {
-    len: u8,
-    bytes: [u8; 63],
-}
-
-impl Comm {
-    /// Makes a name from raw bytes (not sanitised).
-    pub fn new(raw: &[u8]) -> Comm {
-        let n = raw.len().min(63);
-        let mut bytes = [0u8; 63];
-        bytes[..n].copy_from_slice(&raw[..n]);
-        Comm {
-            len: n as u8,
-            bytes,
-        }
-    }
-
-    /// The raw bytes.
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.bytes[..usize::from(self.len)]
-    }
-}
-
-impl Default for Comm {
-    fn default() -> Self {
-        Comm::new(b"")
-    }
-}
-
-impl fmt::Debug for Comm {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?}", String::from_utf8_lossy(self.as_bytes()))
-    }
-}
+use crate::sink::{Files, Stream};
 
 /// One holder of a socket: a process (or thread, with `-T`) and an fd.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -96,4 +57,21 @@ pub struct ProcessInfo {
     pub stderr: Option<Vec<u8>>,
     /// Regular files open for writing, files under /var/log first.
     pub log_files: Vec<OpenFile>,
+    /// Identity, stdout/stderr followed, files classified: filled by
+    /// `sockq_proc::Detailer` (empty from `process_info` alone).
+    pub detail: ProcessDetail,
+}
+
+/// Everything beyond the basic [`ProcessInfo`] about a process that holds a
+/// socket: who it is, where its output goes, what it writes.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct ProcessDetail {
+    /// Unit and container.
+    pub identity: Identity,
+    /// fd 1, followed.
+    pub stdout: Option<Stream>,
+    /// fd 2, followed.
+    pub stderr: Option<Stream>,
+    /// Files open for writing, classified.
+    pub files: Files,
 }

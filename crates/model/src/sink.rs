@@ -2,8 +2,7 @@
 //! the process at the other end of a pipe, FIFO or unix socket, and the
 //! files it writes, split into logs and other writes.
 
-use crate::identity::Identity;
-use crate::process::Comm;
+use crate::comm::Comm;
 
 /// What kind of object an fd (1 or 2) points at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -168,18 +167,4 @@ impl Files {
     pub fn is_empty(&self) -> bool {
         self.logs_total == 0 && self.writes_total == 0
     }
-}
-
-/// Everything beyond the basic [`crate::ProcessInfo`] about a process that
-/// holds a socket: who it is, where its output goes, what it writes.
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
-pub struct ProcessDetail {
-    /// Unit and container.
-    pub identity: Identity,
-    /// fd 1, followed.
-    pub stdout: Option<Stream>,
-    /// fd 2, followed.
-    pub stderr: Option<Stream>,
-    /// Files open for writing, classified.
-    pub files: Files,
 }

@@ -8,13 +8,20 @@
 //! the kernel's share of `-tan`, which is most of its cost.
 //!
 //! ss prints IPv4 before IPv6, so IPv4 sockets are passed on as they arrive
-//! and IPv6 replies are kept (as raw messages) until the walk ends. Callers
-//! use this only when few IPv6 sockets exist ([`tcp6_in_use`]), so the
-//! stash stays small; otherwise they make the two per-family dumps.
+//! and IPv6 replies are held, delta-encoded ([`crate::held`], about an
+//! eighth of their size), until the walk ends. The store has a budget
+//! ([`HOLD_BUDGET`]): past it, the walk drops what it held and IPv6 is
+//! dumped again in a walk of its own afterwards, as ss does, so memory
+//! stays bounded however many IPv6 sockets there are. Callers also make
+//! the two per-family dumps directly when many IPv6 sockets exist
+//! ([`tcp6_in_use`]).
 
 use crate::error::Error;
+use crate::held::Held;
 use crate::inet::{INET_DIAG_REQ_BYTECODE, InetRequest, decode_inet_into};
-use crate::msg::{self, NLM_F_DUMP, NLM_F_REQUEST, NLMSG_HDRLEN, NlHeader, TCPDIAG_GETSOCK};
+use crate::msg::{
+    self, NLM_F_DUMP, NLM_F_REQUEST, NLMSG_HDRLEN, NlHeader, SOCK_DIAG_BY_FAMILY, TCPDIAG_GETSOCK,
+};
 use crate::socket::DiagSocket;
 use sockq_model::{Family, Socket, Table};
 use std::ops::ControlFlow;
@@ -68,38 +75,96 @@ pub fn tcp6_in_use(proc_root: &Path) -> Option<u64> {
 impl DiagSocket {
     /// Dumps TCP in both families with one kernel walk: IPv4 sockets first,
     /// then IPv6, as two per-family dumps would give them. `req.family` is
-    /// ignored; the states, extensions and bytecode apply.
+    /// ignored; the states, extensions and bytecode apply. IPv6 replies
+    /// past [`HOLD_BUDGET`] encoded bytes are not held: IPv6 is then dumped
+    /// again after the walk.
     pub fn dump_tcp_both(
         &mut self,
         req: &InetRequest,
         on_socket: &mut dyn FnMut(&Socket) -> ControlFlow<()>,
     ) -> Result<(), Error> {
-        let bytes = compat_request(req, 0)?;
-        ipv4_first(&mut |on| self.dump_raw(&bytes, on), on_socket)
+        self.dump_tcp_both_within(req, HOLD_BUDGET, on_socket)
+    }
+
+    /// [`DiagSocket::dump_tcp_both`] with another budget for the held IPv6
+    /// replies (0: never hold, always walk IPv6 again).
+    pub fn dump_tcp_both_within(
+        &mut self,
+        req: &InetRequest,
+        budget: usize,
+        on_socket: &mut dyn FnMut(&Socket) -> ControlFlow<()>,
+    ) -> Result<(), Error> {
+        let both = compat_request(req, 0)?;
+        let v6 = InetRequest {
+            family: Family::Inet6,
+            ..req.clone()
+        };
+        let v6_bytes = v6.to_bytes(0)?;
+        ipv4_first(
+            &mut |walk, on| match walk {
+                Walk::Both => self.dump_raw(&both, on),
+                Walk::Ipv6 => self.dump_raw(&v6_bytes, on).map_err(|e| match e {
+                    Error::Kernel { errno, .. } => Error::Kernel {
+                        errno,
+                        context: v6.describe(),
+                    },
+                    e => e,
+                }),
+            },
+            budget,
+            on_socket,
+        )
     }
 }
 
-/// Runs `dump` (the legacy request's replies, both families) and passes on
-/// IPv4 sockets as they arrive and IPv6 sockets after the dump ended, as
-/// two per-family dumps would give them. A dump still interrupted after
-/// its retries delivered what it read: its IPv6 sockets are passed on too
+/// Encoded bytes of IPv6 replies one both-families walk may hold (see
+/// [`crate::held`]): at about 50 bytes per `-tanoie` reply and 15 per
+/// `-tan` one, some 20,000 and 70,000 IPv6 sockets. Past it IPv6 costs a
+/// second kernel walk instead. 1 MiB keeps sockq's peak RSS at or below
+/// ss's at 300,000 sockets either way (docs/benchmarks.md).
+pub const HOLD_BUDGET: usize = 1 << 20;
+
+/// The dumps [`ipv4_first`] asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Walk {
+    /// The legacy request for both families (replies of type
+    /// `TCPDIAG_GETSOCK`).
+    Both,
+    /// IPv6 alone (`SOCK_DIAG_BY_FAMILY`), after the first walk held more
+    /// IPv6 replies than its budget.
+    Ipv6,
+}
+
+/// Runs `dump(Walk::Both, …)` (the legacy request's replies, both
+/// families) and passes on IPv4 sockets as they arrive and IPv6 sockets
+/// after the dump ended, as two per-family dumps would give them. IPv6
+/// replies are held within `budget` encoded bytes; past it they are
+/// dropped and `dump(Walk::Ipv6, …)` supplies them after the first walk.
+///
+/// A dump still interrupted after its retries delivered what it read: its
+/// IPv6 sockets are passed on too (and the IPv6 walk made, if needed)
 /// before the error is returned.
 pub fn ipv4_first(
-    dump: &mut dyn FnMut(&mut crate::OnMessage<'_>) -> Result<(), Error>,
+    dump: &mut dyn FnMut(Walk, &mut crate::OnMessage<'_>) -> Result<(), Error>,
+    budget: usize,
     on_socket: &mut dyn FnMut(&Socket) -> ControlFlow<()>,
 ) -> Result<(), Error> {
-    // Length-prefixed IPv6 messages, decoded after the walk.
-    let mut stash: Vec<u8> = Vec::new();
+    let mut held = Held::new(budget);
+    let mut spilled = false;
     let mut stopped = false;
     // One record, decoded into again and again (decode_inet_into).
     let mut s = Socket::new(Table::Tcp, Family::Inet, sockq_model::State::Unknown);
-    let walked = dump(&mut |ty, payload| {
+    let walked = dump(Walk::Both, &mut |ty, payload| {
         if ty != TCPDIAG_GETSOCK {
             return Ok(ControlFlow::Continue(()));
         }
         if payload.first() == Some(&Family::Inet6.as_u8()) {
-            stash.extend_from_slice(&(payload.len() as u32).to_ne_bytes());
-            stash.extend_from_slice(payload);
+            if !spilled && !held.push(payload) {
+                // Over budget: free what was held; the IPv6 walk brings
+                // them all.
+                spilled = true;
+                held.clear();
+            }
             return Ok(ControlFlow::Continue(()));
         }
         decode_inet_into(payload, Table::Tcp, &mut s)?;
@@ -122,17 +187,25 @@ pub fn ipv4_first(
     if stopped {
         return Ok(());
     }
-    let mut rest = stash.as_slice();
-    while let Some((len, tail)) = rest.split_first_chunk::<4>() {
-        let n = u32::from_ne_bytes(*len) as usize;
-        let Some((payload, next)) = tail.split_at_checked(n) else {
-            break;
+    if spilled {
+        let walked = dump(Walk::Ipv6, &mut |ty, payload| {
+            if ty != SOCK_DIAG_BY_FAMILY {
+                return Ok(ControlFlow::Continue(()));
+            }
+            decode_inet_into(payload, Table::Tcp, &mut s)?;
+            Ok(on_socket(&s))
+        });
+        return match (walked, interrupted) {
+            (Ok(()), Some(e)) => Err(e),
+            (r, _) => r,
         };
-        decode_inet_into(payload, Table::Tcp, &mut s)?;
+    }
+    let mut replies = held.iter();
+    while let Some(payload) = replies.next_reply() {
+        decode_inet_into(payload?, Table::Tcp, &mut s)?;
         if on_socket(&s).is_break() {
             break;
         }
-        rest = next;
     }
     interrupted.map_or(Ok(()), Err)
 }

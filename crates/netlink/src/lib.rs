@@ -48,6 +48,7 @@ pub mod both;
 pub mod destroy;
 pub mod error;
 pub mod events;
+pub mod held;
 mod ifname;
 pub mod inet;
 pub mod msg;
@@ -61,7 +62,7 @@ mod socket;
 mod sockopt;
 pub mod unix;
 
-pub use both::{ipv4_first, tcp6_in_use};
+pub use both::{HOLD_BUDGET, Walk, ipv4_first, tcp6_in_use};
 pub use error::Error;
 pub use ifname::{interface_index, interface_names};
 pub use inet::{InetRequest, decode_inet, decode_inet_into, ext};

@@ -542,42 +542,97 @@ pub fn retry_interrupted(
     }
 }
 
-/// Cookies in arrival order as zigzag LEB128 deltas. The kernel hands out
-/// cookies from a counter, in batches per CPU, when a socket is first
-/// dumped, so in walk order they mostly differ by little: about a byte or
-/// two per socket instead of four, which keeps a dump's peak memory down
-/// for insurance that is rarely used.
+/// Cookies in arrival order, compactly. The kernel hands cookies out from
+/// a counter, in batches per CPU, when a socket is first dumped, so in walk
+/// order they mostly go up by one: runs of +1 are stored as their length.
+/// A walk of both TCP families interleaves two such sequences (each
+/// family's sockets were first dumped on their own), so the log follows
+/// two: each entry says which one it continues. Each entry is a LEB128
+/// number: `count << 2 | slot << 1 | 1` for a run of `count` cookies
+/// each one above the last of `slot`, `zigzag(delta) << 2 | slot << 1`
+/// for one cookie `delta` away from it. At 300,000 sockets of which
+/// 18,750 IPv6 that is about 40 KB instead of the 370 KB of plain deltas,
+/// which keeps a dump's peak memory down for insurance that is rarely used.
 #[derive(Default)]
 struct CookieLog {
     bytes: Vec<u8>,
-    last: u32,
+    /// The last cookie of each sequence.
+    last: [u32; 2],
+    /// The sequence the last entry used (the other is replaced next).
+    recent: usize,
+    /// A run not written yet: its sequence and length.
+    run: Option<(usize, u64)>,
 }
 
 impl CookieLog {
     fn push(&mut self, k: u32) {
-        let d = k.wrapping_sub(self.last) as i32;
-        self.last = k;
-        let mut z = ((d << 1) ^ (d >> 31)) as u32;
-        while z >= 0x80 {
-            self.bytes.push((z as u8 & 0x7f) | 0x80);
-            z >>= 7;
+        if let Some((slot, n)) = &mut self.run
+            && self.last[*slot].wrapping_add(1) == k
+        {
+            *n += 1;
+            self.last[*slot] = k;
+            return;
         }
-        self.bytes.push(z as u8);
+        self.flush_run();
+        // The nearer sequence, or, when neither is near, the one used
+        // less recently.
+        let dist = |s: usize| k.wrapping_sub(self.last[s]).wrapping_add(1 << 15);
+        let slot = match (dist(0) < 1 << 16, dist(1) < 1 << 16) {
+            (true, true) => usize::from(dist(1) < dist(0)),
+            (true, false) => 0,
+            (false, true) => 1,
+            (false, false) => 1 - self.recent,
+        };
+        let d = k.wrapping_sub(self.last[slot]) as i32;
+        if d == 1 {
+            self.run = Some((slot, 1));
+        } else {
+            let z = ((d << 1) ^ (d >> 31)) as u32;
+            self.write((u64::from(z) << 2) | ((slot as u64) << 1));
+        }
+        self.last[slot] = k;
+        self.recent = slot;
+    }
+
+    fn flush_run(&mut self) {
+        if let Some((slot, n)) = self.run.take() {
+            self.write((n << 2) | ((slot as u64) << 1) | 1);
+        }
+    }
+
+    fn write(&mut self, mut v: u64) {
+        while v >= 0x80 {
+            self.bytes.push((v as u8 & 0x7f) | 0x80);
+            v >>= 7;
+        }
+        self.bytes.push(v as u8);
     }
 
     /// Appends the logged cookies to `out` and empties the log.
     fn drain_into(&mut self, out: &mut Vec<u32>) {
-        let (mut last, mut z, mut shift) = (0u32, 0u32, 0u32);
+        self.flush_run();
+        let mut last = [0u32; 2];
+        let (mut v, mut shift) = (0u64, 0u32);
         for &b in &self.bytes {
-            z |= u32::from(b & 0x7f).checked_shl(shift).unwrap_or(0);
+            v |= u64::from(b & 0x7f).checked_shl(shift).unwrap_or(0);
             shift += 7;
-            if b & 0x80 == 0 {
-                let d = ((z >> 1) as i32) ^ -((z & 1) as i32);
-                last = last.wrapping_add(d as u32);
-                out.push(last);
-                z = 0;
-                shift = 0;
+            if b & 0x80 != 0 {
+                continue;
             }
+            let slot = usize::from(v & 2 != 0);
+            if v & 1 == 1 {
+                for _ in 0..v >> 2 {
+                    last[slot] = last[slot].wrapping_add(1);
+                    out.push(last[slot]);
+                }
+            } else {
+                let z = (v >> 2) as u32;
+                let d = ((z >> 1) as i32) ^ -((z & 1) as i32);
+                last[slot] = last[slot].wrapping_add(d as u32);
+                out.push(last[slot]);
+            }
+            v = 0;
+            shift = 0;
         }
         *self = CookieLog::default();
     }
@@ -728,17 +783,53 @@ fn describe_request(req: &[u8]) -> String {
 mod tests {
     #[test]
     fn cookie_log_round_trips() {
-        let keys = [5u32, 6, 7, 4_000_000_000, 3, 3, u32::MAX, 0, 1 << 31, 12];
+        let keys = [
+            5u32,
+            6,
+            7,
+            4_000_000_000,
+            3,
+            3,
+            u32::MAX,
+            0,
+            1 << 31,
+            12,
+            13,
+            0,
+            1,
+        ];
         let mut log = super::CookieLog::default();
         for k in keys {
             log.push(k);
         }
-        // Neighbours take one byte each.
-        assert!(log.bytes.len() < keys.len() * 3, "{}", log.bytes.len());
         let mut out = Vec::new();
         log.drain_into(&mut out);
         assert_eq!(out, keys);
         assert!(log.bytes.is_empty());
+        // Two interleaved counting sequences (a walk of both families):
+        // 15 of one, 1 of the other, and so on, plus a few strays.
+        let mut keys = Vec::new();
+        let (mut a, mut b) = (1000u32, 700_000u32);
+        for i in 0..20_000u32 {
+            a += 1;
+            keys.push(a);
+            if i % 15 == 0 {
+                b += 1;
+                keys.push(b);
+            }
+            if i % 5000 == 0 {
+                keys.push(i.wrapping_mul(2_654_435_761));
+            }
+        }
+        for &k in &keys {
+            log.push(k);
+        }
+        log.flush_run();
+        // About two bytes per switch between the sequences.
+        assert!(log.bytes.len() < 3_000, "{} bytes", log.bytes.len());
+        out.clear();
+        log.drain_into(&mut out);
+        assert!(out == keys, "the interleaved cookies come back");
     }
 
     #[test]

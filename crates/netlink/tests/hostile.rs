@@ -14,9 +14,9 @@ use sockq_netlink::msg::{
     SOCK_DIAG_BY_FAMILY, align4, push_attr,
 };
 use sockq_netlink::{
-    Error, MAX_DUMP_RETRIES, cookie_offset, decode_inet, decode_inet_into, decode_netlink,
-    decode_packet, decode_tipc, decode_unix, decode_vsock, decode_xdp, dump_from_bytes, ipv4_first,
-    replay, retry_interrupted,
+    Error, HOLD_BUDGET, MAX_DUMP_RETRIES, Walk, cookie_offset, decode_inet, decode_inet_into,
+    decode_netlink, decode_packet, decode_tipc, decode_unix, decode_vsock, decode_xdp,
+    dump_from_bytes, ipv4_first, replay, retry_interrupted,
 };
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
@@ -338,7 +338,8 @@ fn an_interrupted_walk_of_both_families_still_passes_on_its_ipv6_rows() {
     .concat();
     let mut families = Vec::new();
     let r = ipv4_first(
-        &mut |on| {
+        &mut |walk, on| {
+            assert_eq!(walk, Walk::Both, "the held IPv6 rows fit the budget");
             retry_interrupted(
                 MAX_DUMP_RETRIES,
                 cookie_offset(18, 0),
@@ -346,6 +347,7 @@ fn an_interrupted_walk_of_both_families_still_passes_on_its_ipv6_rows() {
                 on,
             )
         },
+        HOLD_BUDGET,
         &mut |s| {
             families.push(s.family);
             ControlFlow::Continue(())
@@ -353,6 +355,99 @@ fn an_interrupted_walk_of_both_families_still_passes_on_its_ipv6_rows() {
     );
     assert_eq!(families, [Family::Inet, Family::Inet6, Family::Inet6]);
     assert!(matches!(r, Err(Error::DumpInterrupted { attempts: 4 })));
+}
+
+/// The legacy reply (type 18) for `family` with source port `sport`.
+fn legacy(family: u8, sport: u16) -> Vec<u8> {
+    let mut p = inet_msg(1, sport, 40000, 1000 + u32::from(sport));
+    p[0] = family;
+    p[44..48].copy_from_slice(&u32::from(sport).to_ne_bytes());
+    p
+}
+
+/// Runs [`ipv4_first`] over a both-families walk of `both` (ports; odd
+/// ones IPv6) and, when asked for, an IPv6 walk of `v6`; returns the ports
+/// passed on, the walks made and the result.
+fn both_families(
+    both: &[u16],
+    v6: &[u16],
+    budget: usize,
+    interrupted: bool,
+) -> (Vec<u16>, Vec<Walk>, Result<(), Error>) {
+    let flags = if interrupted {
+        NLM_F_MULTI | NLM_F_DUMP_INTR
+    } else {
+        NLM_F_MULTI
+    };
+    let mut first: Vec<u8> = both
+        .iter()
+        .flat_map(|&p| message(18, flags, &legacy(if p % 2 == 1 { 10 } else { 2 }, p)))
+        .collect();
+    first.extend(done(0));
+    let mut second: Vec<u8> = v6
+        .iter()
+        .flat_map(|&p| message(SOCK_DIAG_BY_FAMILY, NLM_F_MULTI, &legacy(10, p)))
+        .collect();
+    second.extend(done(0));
+    let mut walks = Vec::new();
+    let mut ports = Vec::new();
+    let r = ipv4_first(
+        &mut |walk, on| {
+            walks.push(walk);
+            dump_from_bytes(if walk == Walk::Both { &first } else { &second }, on)
+        },
+        budget,
+        &mut |s| {
+            let sockq_model::Endpoint::Inet { port, .. } = s.local else {
+                panic!("not inet: {:?}", s.local);
+            };
+            assert_eq!(s.family == Family::Inet6, port % 2 == 1);
+            ports.push(port);
+            ControlFlow::Continue(())
+        },
+    );
+    (ports, walks, r)
+}
+
+#[test]
+fn ipv6_rows_within_the_budget_are_held_and_come_last() {
+    let walk: Vec<u16> = (2..200).collect();
+    let (ports, walks, r) = both_families(&walk, &[], HOLD_BUDGET, false);
+    r.unwrap();
+    assert_eq!(walks, [Walk::Both]);
+    let v4 = walk.iter().filter(|p| *p % 2 == 0);
+    let v6 = walk.iter().filter(|p| *p % 2 == 1);
+    assert_eq!(ports, v4.chain(v6).copied().collect::<Vec<_>>());
+}
+
+#[test]
+fn ipv6_rows_past_the_budget_come_from_a_walk_of_their_own() {
+    // The second walk's IPv6 sockets differ from the first walk's (the
+    // table changed between them): only the second walk's are shown, once.
+    let walk: Vec<u16> = (2..400).collect();
+    let v6: Vec<u16> = (101..601).step_by(2).collect();
+    let (ports, walks, r) = both_families(&walk, &v6, 1000, false);
+    r.unwrap();
+    assert_eq!(walks, [Walk::Both, Walk::Ipv6]);
+    let v4 = walk.iter().filter(|p| *p % 2 == 0);
+    assert_eq!(ports, v4.chain(&v6).copied().collect::<Vec<_>>());
+    // A budget of zero never holds.
+    let (ports, walks, r) = both_families(&[2, 3, 4], &[3], 0, false);
+    r.unwrap();
+    assert_eq!(
+        (ports, walks),
+        (vec![2, 4, 3], vec![Walk::Both, Walk::Ipv6])
+    );
+}
+
+#[test]
+fn an_interrupted_walk_past_the_budget_still_walks_ipv6_then_reports() {
+    let (ports, walks, r) = both_families(&[2, 3, 4, 5], &[3, 5], 0, true);
+    assert_eq!(
+        (ports, walks),
+        (vec![2, 4, 3, 5], vec![Walk::Both, Walk::Ipv6])
+    );
+    assert!(matches!(r, Err(Error::DumpInterrupted { attempts: 1 })));
 }
 
 #[test]

@@ -8,7 +8,7 @@ use crate::{Error, UserNames};
 use rustix::fd::{AsFd, BorrowedFd};
 use rustix::fs::{AtFlags, CWD, FileType, RawDir, readlinkat, statat};
 use rustix::io::Errno;
-use sockq_model::{Comm, OpenFile, ProcessInfo};
+use sockq_model::{Comm, OpenFile, ProcessDetail, ProcessInfo};
 use std::ffi::CStr;
 use std::mem::MaybeUninit;
 use std::path::Path;
@@ -100,6 +100,7 @@ pub fn process_info_with(
         stdout: None,
         stderr: None,
         log_files: Vec::new(),
+        detail: ProcessDetail::default(),
     };
 
     if let Ok(fd_dir) = open_dir(anchor, c"fd") {

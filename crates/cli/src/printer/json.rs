@@ -18,6 +18,10 @@ pub struct JsonPrinter<W: Write> {
     buf: Vec<u8>,
     netns: Option<String>,
     time: Option<f64>,
+    /// `-K --dry-run`: the `action` field of every object.
+    action: Option<&'static str>,
+    /// `-s`: the summary object, written in the same document.
+    summary: Option<Vec<u8>>,
 }
 
 /// A tiny JSON object writer over a byte buffer.
@@ -98,31 +102,10 @@ impl<'a> Obj<'a> {
     }
 }
 
-/// Appends a JSON string.
+/// Appends a JSON string: [`crate::sanitize::json_str`], the one JSON
+/// escaping function.
 pub fn push_str(b: &mut Vec<u8>, v: &[u8]) {
-    b.push(b'"');
-    let s = String::from_utf8_lossy(v);
-    for c in s.chars() {
-        match c {
-            '"' => b.extend_from_slice(b"\\\""),
-            '\\' => b.extend_from_slice(b"\\\\"),
-            '\n' => b.extend_from_slice(b"\\n"),
-            '\r' => b.extend_from_slice(b"\\r"),
-            '\t' => b.extend_from_slice(b"\\t"),
-            c if (c as u32) < 0x20
-                || c == '\u{7f}'
-                || ('\u{202a}'..='\u{202e}').contains(&c)
-                || ('\u{2066}'..='\u{2069}').contains(&c) =>
-            {
-                let _ = write!(b, "\\u{:04x}", c as u32);
-            }
-            c => {
-                let mut t = [0u8; 4];
-                b.extend_from_slice(c.encode_utf8(&mut t).as_bytes());
-            }
-        }
-    }
-    b.push(b'"');
+    crate::sanitize::json_str(b, v);
 }
 
 fn push_addr(b: &mut Vec<u8>, a: IpAddr) {
@@ -135,6 +118,13 @@ fn unix_name_bytes(n: &UnixName) -> Vec<u8> {
     n.display_bytes()
 }
 
+/// An interface name, raw (JSON-escaped once, by `Obj::str`), or `ifN`.
+fn ifname(names: &Names, ifindex: u32) -> Vec<u8> {
+    names
+        .ifname_bytes(ifindex)
+        .unwrap_or_else(|| format!("if{ifindex}").into_bytes())
+}
+
 fn endpoint(b: &mut Vec<u8>, s: &Socket, e: &Endpoint, local: bool, names: &Names) {
     let mut o = Obj::new(b);
     match e {
@@ -142,9 +132,7 @@ fn endpoint(b: &mut Vec<u8>, s: &Socket, e: &Endpoint, local: bool, names: &Name
             o.raw("address", |b| push_addr(b, *addr));
             o.num("port", *port);
             if local && s.ifindex != 0 {
-                let mut n = Vec::new();
-                names.push_ifname(&mut n, s.ifindex);
-                o.str("interface", &n);
+                o.str("interface", &ifname(names, s.ifindex));
             }
             if let Some(h) = names.host(*addr) {
                 o.str("host", h.as_bytes());
@@ -166,9 +154,8 @@ fn endpoint(b: &mut Vec<u8>, s: &Socket, e: &Endpoint, local: bool, names: &Name
                 o.str("protocol_name", n.as_bytes());
             }
             if *ifindex != 0 {
-                let mut n = Vec::new();
-                names.push_ifname(&mut n, *ifindex);
-                o.num("ifindex", *ifindex).str("interface", &n);
+                o.num("ifindex", *ifindex)
+                    .str("interface", &ifname(names, *ifindex));
             }
         }
         Endpoint::Netlink { protocol, portid } => {
@@ -267,6 +254,15 @@ fn tcp_info(b: &mut Vec<u8>, t: &sockq_model::TcpInfo) {
     o.end();
 }
 
+/// A link target without the kernel's ` (deleted)` suffix, and whether it
+/// had one.
+fn without_deleted(v: &[u8]) -> (&[u8], bool) {
+    match v.strip_suffix(b" (deleted)") {
+        Some(p) => (p, true),
+        None => (v, false),
+    }
+}
+
 fn process_info(b: &mut Vec<u8>, p: &ProcessInfo) {
     let mut o = Obj::new(b);
     o.num("pid", p.pid).num("ppid", p.ppid).num("uid", p.uid);
@@ -287,14 +283,17 @@ fn process_info(b: &mut Vec<u8>, p: &ProcessInfo) {
     if let Some(e) = &p.exe {
         o.str("exe", e).bool("exe_deleted", p.exe_deleted);
     }
-    if let Some(c) = &p.cwd {
-        o.str("cwd", c);
-    }
-    if let Some(x) = &p.stdout {
-        o.str("stdout", x);
-    }
-    if let Some(x) = &p.stderr {
-        o.str("stderr", x);
+    // The kernel marks a removed target with a ` (deleted)` suffix: JSON
+    // gives the path and a flag, as for `exe`.
+    for (key, flag, v) in [
+        ("cwd", "cwd_deleted", &p.cwd),
+        ("stdout", "stdout_deleted", &p.stdout),
+        ("stderr", "stderr_deleted", &p.stderr),
+    ] {
+        if let Some(v) = v {
+            let (path, deleted) = without_deleted(v);
+            o.str(key, path).bool(flag, deleted);
+        }
     }
     o.raw("log_files", |b| {
         b.push(b'[');
@@ -303,7 +302,10 @@ fn process_info(b: &mut Vec<u8>, p: &ProcessInfo) {
                 b.push(b',');
             }
             let mut fo = Obj::new(b);
-            fo.num("fd", f.fd).str("path", &f.target);
+            fo.num("fd", f.fd)
+                .str("path", &f.target)
+                .bool("append", f.append)
+                .bool("deleted", f.deleted);
             fo.end();
         }
         b.push(b']');
@@ -321,6 +323,38 @@ impl<W: Write> JsonPrinter<W> {
             buf: Vec::with_capacity(1024),
             netns: None,
             time: None,
+            action: None,
+            summary: None,
+        }
+    }
+
+    /// `action` in every following object (`"would-close"` for a dry run).
+    pub fn set_action(&mut self, action: Option<&'static str>) {
+        self.action = action;
+    }
+
+    /// Puts the `-s` summary object in the same document: the output is
+    /// `{"summary": …, "sockets": […]}` instead of an array (with
+    /// `--json-lines`, a first line `{"summary": …}`).
+    pub fn set_summary(&mut self, summary: Vec<u8>) {
+        self.summary = Some(summary);
+    }
+
+    /// What comes before the first socket (or before nothing).
+    fn opening(&self, b: &mut Vec<u8>) {
+        match (&self.summary, self.lines) {
+            (Some(sum), false) => {
+                b.extend_from_slice(b"{\"summary\":");
+                b.extend_from_slice(sum);
+                b.extend_from_slice(b",\"sockets\":[\n");
+            }
+            (Some(sum), true) => {
+                b.extend_from_slice(b"{\"summary\":");
+                b.extend_from_slice(sum);
+                b.extend_from_slice(b"}\n");
+            }
+            (None, false) => b.extend_from_slice(b"[\n"),
+            (None, true) => {}
         }
     }
 
@@ -347,17 +381,24 @@ impl<W: Write> JsonPrinter<W> {
         info: &dyn Fn(u32) -> Option<&'i ProcessInfo>,
         cgroup: &dyn Fn(u64) -> Option<&'c str>,
     ) -> io::Result<()> {
-        let b = &mut self.buf;
+        let mut b = std::mem::take(&mut self.buf);
         b.clear();
-        if !self.lines {
-            b.extend_from_slice(if self.count == 0 { b"[\n" } else { b",\n" });
+        if self.count == 0 {
+            self.opening(&mut b);
+        } else if !self.lines {
+            b.extend_from_slice(b",\n");
         }
+        self.buf = b;
+        let b = &mut self.buf;
         let mut o = Obj::new(b);
         if let Some(n) = &self.netns {
             o.str("netns", n.as_bytes());
         }
         if let Some(t) = self.time {
             o.float("time", t);
+        }
+        if let Some(a) = self.action {
+            o.str("action", a.as_bytes());
         }
         o.str("netid", s.table.netid().as_bytes());
         o.str("state", s.state.name().as_bytes());
@@ -503,10 +544,24 @@ impl<W: Write> JsonPrinter<W> {
 
     /// Closes the array and flushes.
     pub fn finish(&mut self) -> io::Result<()> {
-        if !self.lines {
-            self.out
-                .write_all(if self.count == 0 { b"[]\n" } else { b"\n]\n" })?;
+        let mut end = Vec::new();
+        if self.count == 0 {
+            self.opening(&mut end);
+            if !self.lines {
+                // `[\n` becomes `[]`.
+                end.pop();
+                end.push(b']');
+            }
+        } else if !self.lines {
+            end.extend_from_slice(b"\n]");
         }
+        if !self.lines {
+            if self.summary.is_some() {
+                end.push(b'}');
+            }
+            end.push(b'\n');
+        }
+        self.out.write_all(&end)?;
         self.out.flush()
     }
 }
@@ -676,5 +731,39 @@ mod tests {
         let v: Vec<serde_json::Value> =
             serde_json::from_slice(&p.out).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(v.len(), 2);
+    }
+
+    #[test]
+    fn summary_and_action_in_one_document() {
+        let names = Names::new(true, false);
+        for n in 0..2 {
+            let mut p = JsonPrinter::new(Vec::new(), false);
+            p.set_summary(b"{\"total\":3}".to_vec());
+            p.set_action(Some("would-close"));
+            for _ in 0..n {
+                p.socket(&tcp(), &[], &Show::default(), &names, &|_| None, &|_| None)
+                    .unwrap_or_else(|e| panic!("{e}"));
+            }
+            p.finish().unwrap_or_else(|e| panic!("{e}"));
+            let v: serde_json::Value =
+                serde_json::from_slice(&p.out).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(v["summary"]["total"], 3);
+            assert_eq!(v["sockets"].as_array().map(Vec::len), Some(n));
+            if n > 0 {
+                assert_eq!(v["sockets"][0]["action"], "would-close");
+            }
+        }
+        let mut p = JsonPrinter::new(Vec::new(), true);
+        p.set_summary(b"{\"total\":3}".to_vec());
+        p.socket(&tcp(), &[], &Show::default(), &names, &|_| None, &|_| None)
+            .unwrap_or_else(|e| panic!("{e}"));
+        p.finish().unwrap_or_else(|e| panic!("{e}"));
+        let text = String::from_utf8(p.out).unwrap_or_default();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert_eq!(lines[0]["summary"]["total"], 3);
     }
 }

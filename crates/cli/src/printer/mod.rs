@@ -1,5 +1,6 @@
 //! Printers: they take model records and a writer, nothing else.
 
+pub mod blocks;
 pub mod ext;
 pub mod json;
 pub mod num;

@@ -1,90 +1,20 @@
 //! Formatting of process ownership: the `users:((...))` field (`-p`, `-T`)
-//! and the process-info block (`-P`/`--process-info`). Pure formatting into a
+//! and the escaping of process names. Pure formatting into a
 //! byte buffer; the data comes from `sockq_proc`.
 //!
 //! # Escaping
 //!
-//! Names come from other processes and may contain anything. [`escape_name`]
-//! keeps valid UTF-8 readable (unlike ss, which turns every non-ASCII byte
-//! into `?`), and escapes only what could fool a reader or break the syntax:
+//! Names come from other processes and may contain anything: every one
+//! goes through [`crate::sanitize::escape_bytes`], the terminal's one
+//! escaping function (valid UTF-8 is kept, unlike ss, which turns every
+//! non-ASCII byte into `?`; `"` and `\` are escaped, so `("name",…)`
+//! always parses back).
 //!
-//! * `"` and `\` become `\"` and `\\`, so `("name",…)` always parses back;
-//! * ASCII control characters (0x00-0x1f, 0x7f) become `\xNN` (lowercase
-//!   hex), so a name cannot move the cursor, change colours or add lines;
-//! * C1 controls, bidi embeddings/overrides/isolates/marks (U+061C,
-//!   U+200E-200F, U+202A-202E, U+2066-2069) and the line/paragraph
-//!   separators U+2028-2029 become `\u{NNNN}`, so a name cannot reorder the
-//!   text that follows it;
-//! * bytes that are not valid UTF-8 become `\xNN`.
-//!
-//! # The process-info block
-//!
-//! Under each socket row, one block per owning process (each pid once),
-//! every line starting with a TAB (shown here as `→`) like ss's extended
-//! lines:
-//!
-//! ```text
-//! →process nginx pid=1160 ppid=1 user=root
-//! →  cmd: nginx: master process /usr/sbin/nginx -c /tmp/x/nginx.conf
-//! →  exe: /usr/sbin/nginx
-//! →  cwd: /
-//! →  stdout: /dev/null  stderr: /tmp/x/error.log
-//! →  logs: /var/log/nginx/access.log (fd 5, append), /tmp/x/error.log (fd 2)
-//! ```
-//!
-//! * `user=NAME` when the uid is in `/etc/passwd`, else `uid=N`.
-//! * `cmd:` is the argument vector joined by single spaces (not shell
-//!   quoted; each argument escaped).
-//! * `exe:` ends with ` (deleted)` when the binary was removed or replaced
-//!   on disk.
-//! * `-` stands for "could not be read" (not root, kernel thread, exited).
-//! * `logs:` lists regular files open for writing: `/var/log` first, then the
-//!   others, each by fd; the parenthesis holds the fd and, when true,
-//!   `append` and `deleted`. `logs: -` when there are none.
+//! The process-info blocks of `-P` are in `printer::blocks`.
 
-use sockq_model::{Owner, ProcessInfo};
+use crate::sanitize::escape_bytes;
+use sockq_model::Owner;
 use std::io::Write;
-
-/// Appends `raw` to `out`, escaped as described in the module docs.
-pub fn escape_name(out: &mut Vec<u8>, raw: &[u8]) {
-    for chunk in raw.utf8_chunks() {
-        for c in chunk.valid().chars() {
-            match c {
-                '"' => out.extend_from_slice(b"\\\""),
-                '\\' => out.extend_from_slice(b"\\\\"),
-                c if c.is_ascii_control() => {
-                    let _ = write!(out, "\\x{:02x}", c as u32);
-                }
-                c if needs_unicode_escape(c) => {
-                    let _ = write!(out, "\\u{{{:04x}}}", c as u32);
-                }
-                c => {
-                    let mut b = [0u8; 4];
-                    out.extend_from_slice(c.encode_utf8(&mut b).as_bytes());
-                }
-            }
-        }
-        for b in chunk.invalid() {
-            let _ = write!(out, "\\x{b:02x}");
-        }
-    }
-}
-
-/// Invisible characters that control display: C1 controls, bidi controls,
-/// line and paragraph separators.
-fn needs_unicode_escape(c: char) -> bool {
-    c.is_control()
-        || matches!(
-            c,
-            '\u{061c}'
-                | '\u{200e}'
-                | '\u{200f}'
-                | '\u{2028}'
-                | '\u{2029}'
-                | '\u{202a}'..='\u{202e}'
-                | '\u{2066}'..='\u{2069}'
-        )
-}
 
 /// Appends ` users:(("comm",pid=P,fd=F),…)` exactly as ss prints it (with
 /// `threads`: `("comm",pid=P,tid=T,fd=F)`), in the given order. Nothing is
@@ -99,7 +29,7 @@ pub fn write_users(out: &mut Vec<u8>, owners: &[Owner], threads: bool) {
             out.push(b',');
         }
         out.extend_from_slice(b"(\"");
-        escape_name(out, o.comm.as_bytes());
+        escape_bytes(out, o.comm.as_bytes());
         let _ = write!(out, "\",pid={}", o.pid);
         if threads {
             let _ = write!(out, ",tid={}", o.tid.unwrap_or(o.pid));
@@ -109,84 +39,14 @@ pub fn write_users(out: &mut Vec<u8>, owners: &[Owner], threads: bool) {
     out.push(b')');
 }
 
-/// Appends the process-info block for one process (format in the module
-/// docs). Each line starts with a TAB and ends with a newline.
-pub fn write_process_info(out: &mut Vec<u8>, info: &ProcessInfo) {
-    out.extend_from_slice(b"\tprocess ");
-    escape_name(out, info.comm.as_bytes());
-    let _ = write!(out, " pid={} ppid={} ", info.pid, info.ppid);
-    match &info.user {
-        Some(u) => {
-            out.extend_from_slice(b"user=");
-            escape_name(out, u.as_bytes());
-        }
-        None => {
-            let _ = write!(out, "uid={}", info.uid);
-        }
-    }
-    out.push(b'\n');
-
-    out.extend_from_slice(b"\t  cmd: ");
-    if info.cmdline.is_empty() {
-        out.push(b'-');
-    }
-    for (i, arg) in info.cmdline.iter().enumerate() {
-        if i > 0 {
-            out.push(b' ');
-        }
-        escape_name(out, arg);
-    }
-    out.push(b'\n');
-
-    out.extend_from_slice(b"\t  exe: ");
-    write_opt(out, info.exe.as_deref());
-    if info.exe.is_some() && info.exe_deleted {
-        out.extend_from_slice(b" (deleted)");
-    }
-    out.extend_from_slice(b"\n\t  cwd: ");
-    write_opt(out, info.cwd.as_deref());
-    out.extend_from_slice(b"\n\t  stdout: ");
-    write_opt(out, info.stdout.as_deref());
-    out.extend_from_slice(b"  stderr: ");
-    write_opt(out, info.stderr.as_deref());
-
-    out.extend_from_slice(b"\n\t  logs: ");
-    if info.log_files.is_empty() {
-        out.push(b'-');
-    }
-    for (i, f) in info.log_files.iter().enumerate() {
-        if i > 0 {
-            out.extend_from_slice(b", ");
-        }
-        escape_name(out, &f.target);
-        let _ = write!(out, " (fd {}", f.fd);
-        if f.append {
-            out.extend_from_slice(b", append");
-        }
-        if f.deleted {
-            out.extend_from_slice(b", deleted");
-        }
-        out.push(b')');
-    }
-    out.push(b'\n');
-}
-
-/// An escaped value, or `-` when unknown.
-fn write_opt(out: &mut Vec<u8>, v: Option<&[u8]>) {
-    match v {
-        Some(v) => escape_name(out, v),
-        None => out.push(b'-'),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sockq_model::{Comm, OpenFile};
+    use sockq_model::Comm;
 
     fn esc(raw: &[u8]) -> String {
         let mut out = Vec::new();
-        escape_name(&mut out, raw);
+        escape_bytes(&mut out, raw);
         String::from_utf8(out).unwrap_or_default()
     }
 
@@ -261,92 +121,6 @@ mod tests {
         assert_eq!(
             String::from_utf8(out).unwrap_or_default(),
             " users:((\"x\\\",pid=1,fd=2))\\x0a\",pid=7,fd=3))"
-        );
-    }
-
-    #[test]
-    fn process_block() {
-        let info = ProcessInfo {
-            pid: 1160,
-            ppid: 1,
-            uid: 0,
-            user: Some("root".into()),
-            comm: Comm::new(b"nginx"),
-            cmdline: vec![b"nginx: master process /usr/sbin/nginx -c /tmp/x/nginx.conf".to_vec()],
-            exe: Some(b"/usr/sbin/nginx".to_vec()),
-            exe_deleted: false,
-            cwd: Some(b"/".to_vec()),
-            stdout: Some(b"/dev/null".to_vec()),
-            stderr: Some(b"/tmp/x/error.log".to_vec()),
-            log_files: vec![
-                OpenFile {
-                    fd: 5,
-                    target: b"/var/log/nginx/access.log".to_vec(),
-                    append: true,
-                    deleted: false,
-                },
-                OpenFile {
-                    fd: 2,
-                    target: b"/tmp/x/error.log".to_vec(),
-                    append: true,
-                    deleted: false,
-                },
-                OpenFile {
-                    fd: 9,
-                    target: b"/tmp/x/old.log".to_vec(),
-                    append: false,
-                    deleted: true,
-                },
-            ],
-        };
-        let mut out = Vec::new();
-        write_process_info(&mut out, &info);
-        assert_eq!(
-            String::from_utf8(out).unwrap_or_default(),
-            "\tprocess nginx pid=1160 ppid=1 user=root\n\
-             \t  cmd: nginx: master process /usr/sbin/nginx -c /tmp/x/nginx.conf\n\
-             \t  exe: /usr/sbin/nginx\n\
-             \t  cwd: /\n\
-             \t  stdout: /dev/null  stderr: /tmp/x/error.log\n\
-             \t  logs: /var/log/nginx/access.log (fd 5, append), /tmp/x/error.log (fd 2, append), \
-             /tmp/x/old.log (fd 9, deleted)\n"
-        );
-    }
-
-    #[test]
-    fn process_block_unknowns_and_hostile_values() {
-        let info = ProcessInfo {
-            pid: 42,
-            ppid: 2,
-            uid: 1000,
-            user: None,
-            comm: Comm::new("\u{202e}evil\x1b".as_bytes()),
-            cmdline: vec![b"/bin/x".to_vec(), b"a b".to_vec(), b"\"q\"\n".to_vec()],
-            exe: Some(b"/bin/x".to_vec()),
-            exe_deleted: true,
-            cwd: None,
-            stdout: Some(b"pipe:[123]".to_vec()),
-            stderr: None,
-            log_files: Vec::new(),
-        };
-        let mut out = Vec::new();
-        write_process_info(&mut out, &info);
-        assert_eq!(
-            String::from_utf8(out).unwrap_or_default(),
-            "\tprocess \\u{202e}evil\\x1b pid=42 ppid=2 uid=1000\n\
-             \t  cmd: /bin/x a b \\\"q\\\"\\x0a\n\
-             \t  exe: /bin/x (deleted)\n\
-             \t  cwd: -\n\
-             \t  stdout: pipe:[123]  stderr: -\n\
-             \t  logs: -\n"
-        );
-
-        let mut out = Vec::new();
-        write_process_info(&mut out, &ProcessInfo::default());
-        assert_eq!(
-            String::from_utf8(out).unwrap_or_default(),
-            "\tprocess  pid=0 ppid=0 uid=0\n\t  cmd: -\n\t  exe: -\n\t  cwd: -\n\
-             \t  stdout: -  stderr: -\n\t  logs: -\n"
         );
     }
 }

@@ -35,7 +35,8 @@ fn push_ipv4(out: &mut Vec<u8>, a: [u8; 4]) {
 /// The address part of an inet endpoint, as ss prints it (without `:`).
 pub fn push_inet_addr(out: &mut Vec<u8>, addr: IpAddr, v6only: Option<bool>, names: &Names) {
     if let Some(host) = names.host(addr) {
-        out.extend_from_slice(host.as_bytes());
+        // NSS answers with whatever /etc/hosts or DNS holds.
+        escape_bytes(out, host.as_bytes());
         return;
     }
     match addr {
@@ -60,7 +61,8 @@ pub fn push_inet_port(out: &mut Vec<u8>, table: Table, port: u16, names: &Names)
         return;
     }
     match names.service(table, port) {
-        Some(name) => out.extend_from_slice(name.as_bytes()),
+        // From /etc/services: a file, so escaped like every name.
+        Some(name) => escape_bytes(out, name.as_bytes()),
         None => push_u64(out, u64::from(port)),
     }
 }

@@ -13,16 +13,33 @@ use sockq_netlink::destroy::Destroyer;
 
 const ENOENT: i32 = 2;
 
-/// Refuses a kill without a filter expression or state words.
-pub fn check_selection(cfg: &Config) -> Result<(), CliError> {
-    let expression =
-        cfg.filter_words.iter().any(|w| !w.trim().is_empty()) || cfg.filter_file.is_some();
-    if expression || cfg.state_words {
+/// Refuses a kill without a filter expression or state words. Called with
+/// the built filter: an `-F` file that is empty or only comments (or empty
+/// stdin) is no selection either.
+pub fn check_selection(
+    cfg: &Config,
+    filters: &crate::filtering::FilterSet,
+) -> Result<(), CliError> {
+    if filters.has_expression() || cfg.state_words {
         return Ok(());
     }
-    Err(CliError::Usage(
+    Err(no_selection())
+}
+
+/// The same refusal before anything is opened or entered, on the words
+/// alone: without the privilege to enter it, `-N NS -K` must still say it
+/// needs a filter. [`check_selection`] then sees what an `-F` file held.
+pub fn check_words(cfg: &Config) -> Result<(), CliError> {
+    if cfg.filter_words.is_empty() && cfg.filter_file.is_none() && !cfg.state_words {
+        return Err(no_selection());
+    }
+    Ok(())
+}
+
+fn no_selection() -> CliError {
+    CliError::Usage(
         "-K needs a filter expression or state words (e.g. `sockq -K dport = :5000`): refusing to close every socket".into(),
-    ))
+    )
 }
 
 /// `127.0.0.1:80` or `[::1]:80`.

@@ -3,7 +3,9 @@
 //!
 //! * [`output`]: the table or JSON printer (with `--sort`, the held rows);
 //! * [`kill`]: `-K`, SOCK_DESTROY before the row is printed;
-//! * [`summary`]: `-s`, from the counts a source made.
+//! * [`summary`]: `-s`, from the counts a source made;
+//! * [`metrics`]: `--metrics`/`--metrics-file`, counted per listener and
+//!   service port, written once at the end (docs/metrics.md).
 //!
 //! [`Sink`] chains them for one run. A new sink is a field here, fed in
 //! [`Sink::socket`] and written in [`Sink::finish`]: a metrics sink
@@ -12,12 +14,14 @@
 //! printers [`output::Output`] calls, in `crate::printer`.
 
 pub mod kill;
+pub mod metrics;
 pub mod output;
 pub mod summary;
 
 use crate::error::CliError;
 use crate::names::Names;
 use kill::Killer;
+use metrics::MetricsSink;
 use output::Output;
 use sockq_model::{Owner, Socket};
 use std::ops::ControlFlow;
@@ -29,18 +33,34 @@ pub struct Sink<'a> {
     kill: Option<Killer>,
     /// The table or JSON output.
     out: Output<'a>,
+    /// `--metrics`: takes the sockets instead of `out`, which stays unused.
+    metrics: Option<MetricsSink>,
 }
 
 impl<'a> Sink<'a> {
     /// Chains the killer (if any) before the output.
     pub fn new(out: Output<'a>, kill: Option<Killer>) -> Sink<'a> {
-        Sink { kill, out }
+        Sink {
+            kill,
+            out,
+            metrics: None,
+        }
+    }
+
+    /// The metrics output in place of the rows (`out` is never written).
+    pub fn with_metrics(mut self, m: Option<MetricsSink>) -> Sink<'a> {
+        self.metrics = m;
+        self
     }
 
     /// Takes one selected socket; breaks when the output failed (the error
     /// is kept for [`Sink::finish`]).
     #[inline]
     pub fn socket(&mut self, s: &Socket, owners: &[Owner]) -> ControlFlow<()> {
+        if let Some(m) = &mut self.metrics {
+            m.socket(s, owners);
+            return ControlFlow::Continue(());
+        }
         if let Some(k) = &mut self.kill
             && !k.kill(s)
         {
@@ -69,16 +89,35 @@ impl<'a> Sink<'a> {
     /// `--all-netns`: the following sockets belong to the namespace
     /// `label`, whose interface names `names` knows.
     pub fn begin_netns(&mut self, label: String, names: Names) {
+        if let Some(m) = &mut self.metrics {
+            m.begin_netns(&label);
+            return;
+        }
         self.out.begin_netns(label, names);
     }
 
     /// Takes one socket of the current namespace; a write error ends the run.
     pub fn netns_socket(&mut self, s: &Socket, owners: &[Owner]) -> std::io::Result<()> {
+        if let Some(m) = &mut self.metrics {
+            m.socket(s, owners);
+            return Ok(());
+        }
         self.out.socket(s, owners)
     }
 
-    /// Flushes the output, then reports the kills' outcome.
+    /// `--all-netns`: namespaces that could not be dumped (a self-metric).
+    pub fn failed_namespaces(&mut self, n: usize) {
+        if let Some(m) = &mut self.metrics {
+            m.set_failed_namespaces(n);
+        }
+    }
+
+    /// Flushes the output (or writes the metrics), then reports the kills'
+    /// outcome.
     pub fn finish(self) -> Result<(), CliError> {
+        if let Some(m) = self.metrics {
+            return m.finish();
+        }
         self.out.finish()?;
         if let Some(k) = self.kill {
             k.outcome()?;

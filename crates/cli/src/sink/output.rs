@@ -9,8 +9,10 @@ use crate::args::SortKey;
 use crate::config::{Config, Format};
 use crate::error::CliError;
 use crate::names::Names;
+use crate::printer::blocks::{Proc, blocks, write_block};
 use crate::printer::table::{Layout, TablePrinter};
 use sockq_model::{Owner, Socket};
+use sockq_proc::{Detailer, OwnerMap, PeerLookup};
 use std::cmp::Reverse;
 use std::collections::HashMap;
 use std::io::{BufWriter, IsTerminal, StdoutLock};
@@ -42,7 +44,12 @@ pub enum Lead {
     Netns,
     /// `Time`: the time given to [`Output::set_time`].
     Time,
+    /// `Action`: `would-close` on every row (`-K --dry-run`).
+    DryRun,
 }
+
+/// What a dry run's rows say (the `Action` column, JSON `action`).
+pub const WOULD_CLOSE: &str = "would-close";
 
 /// A row held back by `--sort`.
 struct HeldRow {
@@ -67,6 +74,12 @@ pub struct Output<'a> {
     cgroups: crate::cgroup::CgroupNames,
     proc_root: PathBuf,
     infos: HashMap<u32, Option<sockq_model::ProcessInfo>>,
+    /// `-P`: the owner map (with pipe ends) and the unix peers, to follow
+    /// stdout and stderr; the detailer is made at its first use.
+    owners: Option<&'a OwnerMap>,
+    peers: Option<&'a PeerLookup<'a>>,
+    detailer: Option<Option<Detailer<'a>>>,
+    users: Option<sockq_proc::UserNames>,
     error: Option<std::io::Error>,
     held: Vec<HeldRow>,
 }
@@ -92,18 +105,20 @@ impl<'a> Output<'a> {
                     Lead::None => l,
                     Lead::Netns => l.with_lead("Netns"),
                     Lead::Time => l.with_lead("Time"),
+                    Lead::DryRun => l.with_lead("Action"),
                 };
                 l.header = cfg.header;
                 l.screen = screen_width();
                 (Some(TablePrinter::new(w, l)), None)
             }
-            Format::Json | Format::JsonLines => (
-                None,
-                Some(crate::printer::json::JsonPrinter::new(
-                    w,
-                    cfg.format == Format::JsonLines,
-                )),
-            ),
+            Format::Json | Format::JsonLines => {
+                let mut j =
+                    crate::printer::json::JsonPrinter::new(w, cfg.format == Format::JsonLines);
+                if lead == Lead::DryRun {
+                    j.set_action(Some(WOULD_CLOSE));
+                }
+                (None, Some(j))
+            }
         };
         let show = &cfg.show;
         Ok(Output {
@@ -131,9 +146,25 @@ impl<'a> Output<'a> {
             cgroups: crate::cgroup::CgroupNames::default(),
             proc_root: proc_root.to_path_buf(),
             infos: HashMap::new(),
+            owners: None,
+            peers: None,
+            detailer: None,
+            users: None,
             error: None,
             held: Vec::new(),
         })
+    }
+
+    /// `-P`: the process map and the unix peer lookup used to follow each
+    /// owner's stdout and stderr.
+    pub fn with_processes(
+        mut self,
+        owners: Option<&'a OwnerMap>,
+        peers: &'a PeerLookup<'a>,
+    ) -> Output<'a> {
+        self.owners = owners;
+        self.peers = Some(peers);
+        self
     }
 
     /// The following sockets belong to the namespace `label`, whose
@@ -142,6 +173,14 @@ impl<'a> Output<'a> {
         self.labels.push(label);
         self.names.push(names);
         self.cur = self.names.len() - 1;
+    }
+
+    /// `-s --json` with a listing: the summary object goes into the same
+    /// document (see [`crate::printer::json::JsonPrinter::set_summary`]).
+    pub fn set_summary(&mut self, summary: Vec<u8>) {
+        if let Some(j) = &mut self.json {
+            j.set_summary(summary);
+        }
     }
 
     /// The time shown with the following sockets (`-E`), in seconds since
@@ -167,7 +206,7 @@ impl<'a> Output<'a> {
         if self.cfg.show.process_info {
             for o in owners {
                 if !self.infos.contains_key(&o.pid) {
-                    let info = sockq_proc::process_info(&self.proc_root, o.pid).ok();
+                    let info = self.process(o.pid);
                     self.infos.insert(o.pid, info);
                 }
             }
@@ -200,19 +239,20 @@ impl<'a> Output<'a> {
         let cg = &self.cgroups;
         crate::printer::ext::write_ext(p.buf(), s, &self.ext, &|id| cg.path(id));
         if self.cfg.show.process_info {
-            let mut seen: Vec<u32> = Vec::new();
-            for o in owners {
-                if seen.contains(&o.pid) {
-                    continue;
-                }
-                seen.push(o.pid);
-                if let Some(Some(info)) = self.infos.get(&o.pid) {
-                    p.buf().push(b'\n');
-                    crate::printer::process::write_process_info(p.buf(), info);
-                    // The block ends without a newline; the row adds it.
-                    while p.buf().last() == Some(&b'\n') {
-                        p.buf().pop();
-                    }
+            let mut pids: Vec<u32> = owners.iter().map(|o| o.pid).collect();
+            pids.sort_unstable();
+            pids.dedup();
+            let procs: Vec<Proc<'_>> = pids
+                .iter()
+                .filter_map(|pid| self.infos.get(pid).and_then(Option::as_ref))
+                .map(Proc::of)
+                .collect();
+            for block in blocks(&procs) {
+                p.buf().push(b'\n');
+                write_block(p.buf(), &block);
+                // The block ends without a newline; the row adds it.
+                while p.buf().last() == Some(&b'\n') {
+                    p.buf().pop();
                 }
             }
         }
@@ -228,8 +268,32 @@ impl<'a> Output<'a> {
                 let _ = std::io::Write::write_fmt(p.buf(), format_args!("{t:.3}"));
                 p.cut();
             }
+            Lead::DryRun => {
+                p.buf().extend_from_slice(WOULD_CLOSE.as_bytes());
+                p.cut();
+            }
         }
         p.end_row()
+    }
+
+    /// The whole record of one owner: basic facts, then identity, streams
+    /// and files; `None` when the process is gone.
+    fn process(&mut self, pid: u32) -> Option<sockq_model::ProcessInfo> {
+        let users = self.users.get_or_insert_with(sockq_proc::UserNames::load);
+        let mut info = sockq_proc::process_info_with(&self.proc_root, pid, users).ok()?;
+        let (root, owners, peers) = (&self.proc_root, self.owners, self.peers);
+        let detailer = self.detailer.get_or_insert_with(|| {
+            Detailer::new(root, owners).ok().map(|d| match peers {
+                Some(p) => d.with_peers(p),
+                None => d,
+            })
+        });
+        if let Some(d) = detailer
+            && let Ok(detail) = d.detail(pid)
+        {
+            info.detail = detail;
+        }
+        Some(info)
     }
 
     /// Renders and flushes what is buffered now (`-E`: one event at a time,

@@ -12,6 +12,7 @@ pub fn write(cfg: &Config, counts: &SummaryCounts) -> Result<(), CliError> {
         write_summary(&mut out, counts);
     } else {
         crate::printer::json::summary(&mut out, counts);
+        out.push(b'\n');
     }
     let mut w = std::io::stdout().lock();
     w.write_all(&out)?;

@@ -5,6 +5,7 @@
 use crate::config::Config;
 use crate::error::CliError;
 use crate::filtering::FilterSet;
+use crate::outfile::OutFile;
 use sockq_model::{Family, FamilySet, Table};
 use sockq_netlink::InetRequest;
 use std::io::Write;
@@ -25,13 +26,12 @@ pub fn write(
             "-D writes TCP replies: select TCP (-t)".into(),
         ));
     }
-    let mut w: Box<dyn Write> = if path.as_os_str().to_string_lossy().starts_with('-') {
-        Box::new(std::io::BufWriter::new(std::io::stdout().lock()))
+    // FILE is not touched until the dump works, and is replaced only when
+    // it is complete (crate::outfile).
+    let mut w = if path.as_os_str().to_string_lossy().starts_with('-') {
+        Target::Stdout(std::io::BufWriter::new(std::io::stdout().lock()))
     } else {
-        Box::new(std::io::BufWriter::new(
-            std::fs::File::create(path)
-                .map_err(|e| CliError::Runtime(format!("creating {}: {e}", path.display())))?,
-        ))
+        Target::File(OutFile::new(path))
     };
     let mut nl = super::open_diag()?;
     for family in [Family::Inet, Family::Inet6] {
@@ -49,12 +49,12 @@ pub fn write(
             context: "building the request".into(),
             source: e,
         })?;
-        let mut io_err: Option<std::io::Error> = None;
+        let mut io_err: Option<CliError> = None;
         nl.dump_raw(&bytes, &mut |ty, payload| {
             if ty == sockq_netlink::msg::SOCK_DIAG_BY_FAMILY {
                 let s = sockq_netlink::decode_inet(payload, Table::Tcp)?;
                 if filters.matches(&s, &[])
-                    && let Err(e) = write_message(&mut w, ty, payload)
+                    && let Err(e) = w.message(ty, payload)
                 {
                     io_err = Some(e);
                     return Ok(ControlFlow::Break(()));
@@ -67,12 +67,35 @@ pub fn write(
             source: e,
         })?;
         if let Some(e) = io_err {
-            return Err(e.into());
+            return Err(e);
         }
-        write_message(&mut w, 3, &0i32.to_ne_bytes())?;
+        w.message(3, &0i32.to_ne_bytes())?;
     }
-    w.flush()?;
-    Ok(())
+    w.commit()
+}
+
+/// Where `-D` writes: stdout (`-`), or a file (see [`OutFile`]).
+enum Target<'a> {
+    Stdout(std::io::BufWriter<std::io::StdoutLock<'a>>),
+    File(OutFile),
+}
+
+impl Target<'_> {
+    fn message(&mut self, ty: u16, payload: &[u8]) -> Result<(), CliError> {
+        let mut bytes = Vec::with_capacity(payload.len() + 20);
+        write_message(&mut bytes, ty, payload)?;
+        match self {
+            Target::Stdout(w) => w.write_all(&bytes).map_err(CliError::from),
+            Target::File(f) => f.write_all(&bytes),
+        }
+    }
+
+    fn commit(self) -> Result<(), CliError> {
+        match self {
+            Target::Stdout(mut w) => w.flush().map_err(CliError::from),
+            Target::File(f) => f.commit(),
+        }
+    }
 }
 
 /// Writes one netlink message as ss's `-D` does: header in host order,

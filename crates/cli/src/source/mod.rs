@@ -14,6 +14,7 @@ pub mod diag_file;
 pub mod events;
 pub mod families;
 pub mod summary;
+pub mod unix_peers;
 
 use crate::config::Config;
 use crate::error::CliError;

@@ -113,7 +113,8 @@ pub(super) fn write_cgroup<'c>(
 ) {
     out.extend_from_slice(b" cgroup:");
     match cgroup_path(id) {
-        Some(p) => out.extend_from_slice(p.as_bytes()),
+        // A cgroup is a directory anyone with delegation may name.
+        Some(p) => crate::sanitize::escape_bytes(out, p.as_bytes()),
         None => {
             let _ = write!(out, "unreachable:{id:x}");
         }
