@@ -415,7 +415,7 @@ fn unprivileged_all_netns_shows_its_own_namespace() {
 }
 
 /// A table the user did not name gets no warning when the kernel lacks its diag module
-/// (dccp, sctp, vsock, xdp): `-ln`, `-a`, a bare filter and `-K` print nothing on stderr.
+/// (dccp, sctp, vsock, xdp): `-ln`, `-a`, a bare filter and `-K` print no such warning.
 #[test]
 fn unnamed_missing_tables_do_not_warn() {
     if !root_or_skip("unnamed_missing_tables_do_not_warn") {
@@ -437,7 +437,8 @@ fn unnamed_missing_tables_do_not_warn() {
     ] {
         let out = run(&mut ns.sockq(words(args)));
         let err = stderr_text(&out);
-        if !out.status.success() || !err.is_empty() {
+        // (-K --dry-run says on stderr how many sockets it would close.)
+        if !out.status.success() || err.contains("sock_diag module") {
             failures.push(format!("sockq {args}\n{}", show_output(&out)));
         }
     }

@@ -552,7 +552,9 @@ fn an_unwritable_directory_is_one_line_and_keeps_the_old_file() {
     let out = run(sockq().arg("--metrics-file").arg(&missing).arg("-tln"));
     assert_eq!(out.status.code(), Some(1), "{}", show_output(&out));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(err.lines().count(), 1, "{err}");
+    // Besides the owner notice (root too is refused some processes' fds).
+    let lines = err.lines().filter(|l| !l.contains("could not be read"));
+    assert_eq!(lines.count(), 1, "{err}");
     assert!(err.contains("No such file or directory"), "{err}");
 }
 

@@ -21,12 +21,12 @@ mod details;
 mod differential;
 /// `-E` into a closed pipe, lost events (ENOBUFS); dumps into `| head`.
 mod events;
-/// Regressions from hostile use: bound-inactive, interface bytes, /proc raw rows, endless
-/// inputs, --all-netns races and privilege, warnings and owner notices.
-mod fidelity;
 /// Features run end to end nowhere else: sockq-only predicates, -K selection, --sort keys,
 /// selection flags, states, --explain, -D -, COLUMNS, abbreviations, -E --json-lines.
 mod features;
+/// Regressions from hostile use: bound-inactive, interface bytes, /proc raw rows, endless
+/// inputs, --all-netns races and privilege, warnings and owner notices.
+mod fidelity;
 /// The filter language end to end: ssfilter.t replay, live expressions.
 mod filter;
 /// --metrics and --metrics-file: promtool, node_exporter and Prometheus.
