@@ -157,7 +157,7 @@ fn raw_sockets_from_proc_print_no_cookie() {
 const AS_LIMIT: &str = "--as=1073741824";
 
 /// The most resident memory a bounded run may use: sockq streams a dump (one message buffer)
-/// and reads at most 1 MiB of filter file; an unbounded read fills the whole 1 GiB limit.
+/// and reads at most 4 MiB of filter file; an unbounded read fills the whole 1 GiB limit.
 const MAX_RSS_KIB: u64 = 256 * 1024;
 
 /// Runs `prlimit --as=1G sockq ARGS` (argv[2:]), passing the streams and the status through,
@@ -415,7 +415,7 @@ fn unprivileged_all_netns_shows_its_own_namespace() {
 }
 
 /// A table the user did not name gets no warning when the kernel lacks its diag module
-/// (dccp, sctp, vsock, xdp): `-ln`, `-a`, a bare filter and `-K` print nothing on stderr.
+/// (dccp, sctp, vsock, xdp): `-ln`, `-a`, a bare filter and `-K` print no such warning.
 #[test]
 fn unnamed_missing_tables_do_not_warn() {
     if !root_or_skip("unnamed_missing_tables_do_not_warn") {
@@ -437,7 +437,8 @@ fn unnamed_missing_tables_do_not_warn() {
     ] {
         let out = run(&mut ns.sockq(words(args)));
         let err = stderr_text(&out);
-        if !out.status.success() || !err.is_empty() {
+        // (-K --dry-run says on stderr how many sockets it would close.)
+        if !out.status.success() || err.contains("sock_diag module") {
             failures.push(format!("sockq {args}\n{}", show_output(&out)));
         }
     }

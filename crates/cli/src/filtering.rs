@@ -142,9 +142,9 @@ struct PerNetns {
     names: BTreeSet<String>,
 }
 
-/// The most `-F` may read (1 MiB; a filter is a few lines): `/dev/zero` or
+/// The most `-F` may read (4 MiB; a filter is a few lines): `/dev/zero` or
 /// a FIFO that never ends fails here instead of growing memory.
-const MAX_FILTER_FILE: u64 = 1 << 20;
+const MAX_FILTER_FILE: u64 = 4 << 20;
 
 /// Reads `-F FILE` (or `-` for stdin): its words continue the expression.
 /// Lines whose first non-blank character is `#` are comments. Unlike ss,
