@@ -21,6 +21,9 @@ const ZEROS_EXT: usize = 31;
 const MAX_ZEROS: usize = ZEROS_EXT + 255;
 /// Literal bytes one control byte can carry.
 const MAX_LITERALS: usize = 7;
+/// The longest reply held (dump replies are far shorter); a length past
+/// it in the store is corruption, not an allocation to attempt.
+const MAX_REPLY: usize = 1 << 20;
 
 /// Replies held back, delta-encoded, within a byte budget.
 #[derive(Debug)]
@@ -71,7 +74,9 @@ impl Held {
         let start = self.bytes.len();
         // A reply that might not fit is refused before it is encoded, so
         // the buffer never reallocates.
-        if start.saturating_add(worst_case(msg.len())) > self.bytes.capacity() {
+        if msg.len() > MAX_REPLY
+            || start.saturating_add(worst_case(msg.len())) > self.bytes.capacity()
+        {
             return false;
         }
         encode(&self.prev, msg, &mut self.bytes);
@@ -203,6 +208,9 @@ impl Replies<'_> {
                 break;
             }
         }
+        if n > MAX_REPLY {
+            return Err(corrupt());
+        }
         // Start from the previous reply (zeros past its end), then flip
         // the literal bytes.
         self.cur.clear();
@@ -330,5 +338,7 @@ mod tests {
         h.clear();
         assert!(h.is_empty());
         assert!(h.iter().next_reply().is_none());
+        // Nothing a dump sends is that long; the store refuses it.
+        assert!(!Held::new(8 << 20).push(&vec![0; super::MAX_REPLY + 1]));
     }
 }
