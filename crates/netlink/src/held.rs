@@ -31,6 +31,8 @@ pub struct Held {
     bytes: Vec<u8>,
     /// The last reply pushed, the base of the next delta.
     prev: Vec<u8>,
+    /// Scratch: the reply being pushed XOR `prev`.
+    delta: Vec<u8>,
     budget: usize,
     count: usize,
 }
@@ -42,6 +44,7 @@ impl Held {
         Held {
             bytes: Vec::new(),
             prev: Vec::new(),
+            delta: Vec::new(),
             budget,
             count: 0,
         }
@@ -79,7 +82,8 @@ impl Held {
         {
             return false;
         }
-        encode(&self.prev, msg, &mut self.bytes);
+        xor_into(&mut self.delta, msg, &self.prev);
+        encode(&self.delta, &mut self.bytes);
         if self.bytes.len() > self.budget {
             self.bytes.truncate(start);
             return false;
@@ -115,36 +119,38 @@ fn worst_case(n: usize) -> usize {
     10 + 2 * n
 }
 
-/// The XOR of `msg` and `prev` at `i` (`prev` reads as zeros past its end).
-#[inline]
-fn delta(msg: &[u8], prev: &[u8], i: usize) -> u8 {
-    msg.get(i).copied().unwrap_or(0) ^ prev.get(i).copied().unwrap_or(0)
-}
-
 /// The 8 bytes at `i` of `s` as one little-endian word, if there are 8.
 #[inline]
 fn word(s: &[u8], i: usize) -> Option<u64> {
     Some(u64::from_le_bytes(s.get(i..i + 8)?.try_into().ok()?))
 }
 
-/// Appends `msg` encoded against `prev`: its length (LEB128), then tokens.
-fn encode(prev: &[u8], msg: &[u8], out: &mut Vec<u8>) {
-    let n = msg.len();
+/// Sets `x` to `msg` XOR `prev` (`prev` reads as zeros past its end).
+fn xor_into(x: &mut Vec<u8>, msg: &[u8], prev: &[u8]) {
+    x.clear();
+    x.extend(msg.iter().zip(prev).map(|(a, b)| a ^ b));
+    x.extend_from_slice(msg.get(prev.len()..).unwrap_or_default());
+}
+
+/// Appends the delta `x` (a reply XOR its predecessor): its length
+/// (LEB128), then tokens.
+fn encode(x: &[u8], out: &mut Vec<u8>) {
+    let n = x.len();
     let mut len = n;
     while len >= 0x80 {
         out.push((len as u8 & 0x7f) | 0x80);
         len >>= 7;
     }
     out.push(len as u8);
+    let nonzero = |i: usize| x.get(i).is_some_and(|&b| b != 0);
     let mut i = 0;
     while i < n {
         let mut zeros = 0;
         while zeros < MAX_ZEROS && i < n {
-            // Eight bytes at a time where both have them: most of a reply
-            // equals its predecessor.
-            if let (Some(a), Some(b)) = (word(msg, i), word(prev, i)) {
-                let x = a ^ b;
-                let same = (x.trailing_zeros() / 8) as usize;
+            // Eight bytes at a time: most of a reply equals its
+            // predecessor.
+            if let Some(w) = word(x, i) {
+                let same = (w.trailing_zeros() / 8) as usize;
                 let take = same.min(MAX_ZEROS - zeros);
                 zeros += take;
                 i += take;
@@ -153,14 +159,14 @@ fn encode(prev: &[u8], msg: &[u8], out: &mut Vec<u8>) {
                 }
                 continue;
             }
-            if delta(msg, prev, i) != 0 {
+            if nonzero(i) {
                 break;
             }
             zeros += 1;
             i += 1;
         }
         let start = i;
-        while i < n && i - start < MAX_LITERALS && delta(msg, prev, i) != 0 {
+        while i < n && i - start < MAX_LITERALS && nonzero(i) {
             i += 1;
         }
         let lits = i - start;
@@ -170,9 +176,7 @@ fn encode(prev: &[u8], msg: &[u8], out: &mut Vec<u8>) {
         } else {
             out.push(((zeros << 3) | lits) as u8);
         }
-        for k in start..i {
-            out.push(delta(msg, prev, k));
-        }
+        out.extend_from_slice(x.get(start..i).unwrap_or_default());
     }
 }
 
