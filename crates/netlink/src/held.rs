@@ -21,6 +21,9 @@ const ZEROS_EXT: usize = 31;
 const MAX_ZEROS: usize = ZEROS_EXT + 255;
 /// Literal bytes one control byte can carry.
 const MAX_LITERALS: usize = 7;
+/// The longest reply held (dump replies are far shorter); a length past
+/// it in the store is corruption, not an allocation to attempt.
+const MAX_REPLY: usize = 1 << 20;
 
 /// Replies held back, delta-encoded, within a byte budget.
 #[derive(Debug)]
@@ -28,6 +31,8 @@ pub struct Held {
     bytes: Vec<u8>,
     /// The last reply pushed, the base of the next delta.
     prev: Vec<u8>,
+    /// Scratch: the reply being pushed XOR `prev`.
+    delta: Vec<u8>,
     budget: usize,
     count: usize,
 }
@@ -39,6 +44,7 @@ impl Held {
         Held {
             bytes: Vec::new(),
             prev: Vec::new(),
+            delta: Vec::new(),
             budget,
             count: 0,
         }
@@ -71,10 +77,13 @@ impl Held {
         let start = self.bytes.len();
         // A reply that might not fit is refused before it is encoded, so
         // the buffer never reallocates.
-        if start.saturating_add(worst_case(msg.len())) > self.bytes.capacity() {
+        if msg.len() > MAX_REPLY
+            || start.saturating_add(worst_case(msg.len())) > self.bytes.capacity()
+        {
             return false;
         }
-        encode(&self.prev, msg, &mut self.bytes);
+        xor_into(&mut self.delta, msg, &self.prev);
+        encode(&self.delta, &mut self.bytes);
         if self.bytes.len() > self.budget {
             self.bytes.truncate(start);
             return false;
@@ -110,36 +119,38 @@ fn worst_case(n: usize) -> usize {
     10 + 2 * n
 }
 
-/// The XOR of `msg` and `prev` at `i` (`prev` reads as zeros past its end).
-#[inline]
-fn delta(msg: &[u8], prev: &[u8], i: usize) -> u8 {
-    msg.get(i).copied().unwrap_or(0) ^ prev.get(i).copied().unwrap_or(0)
-}
-
 /// The 8 bytes at `i` of `s` as one little-endian word, if there are 8.
 #[inline]
 fn word(s: &[u8], i: usize) -> Option<u64> {
     Some(u64::from_le_bytes(s.get(i..i + 8)?.try_into().ok()?))
 }
 
-/// Appends `msg` encoded against `prev`: its length (LEB128), then tokens.
-fn encode(prev: &[u8], msg: &[u8], out: &mut Vec<u8>) {
-    let n = msg.len();
+/// Sets `x` to `msg` XOR `prev` (`prev` reads as zeros past its end).
+fn xor_into(x: &mut Vec<u8>, msg: &[u8], prev: &[u8]) {
+    x.clear();
+    x.extend(msg.iter().zip(prev).map(|(a, b)| a ^ b));
+    x.extend_from_slice(msg.get(prev.len()..).unwrap_or_default());
+}
+
+/// Appends the delta `x` (a reply XOR its predecessor): its length
+/// (LEB128), then tokens.
+fn encode(x: &[u8], out: &mut Vec<u8>) {
+    let n = x.len();
     let mut len = n;
     while len >= 0x80 {
         out.push((len as u8 & 0x7f) | 0x80);
         len >>= 7;
     }
     out.push(len as u8);
+    let nonzero = |i: usize| x.get(i).is_some_and(|&b| b != 0);
     let mut i = 0;
     while i < n {
         let mut zeros = 0;
         while zeros < MAX_ZEROS && i < n {
-            // Eight bytes at a time where both have them: most of a reply
-            // equals its predecessor.
-            if let (Some(a), Some(b)) = (word(msg, i), word(prev, i)) {
-                let x = a ^ b;
-                let same = (x.trailing_zeros() / 8) as usize;
+            // Eight bytes at a time: most of a reply equals its
+            // predecessor.
+            if let Some(w) = word(x, i) {
+                let same = (w.trailing_zeros() / 8) as usize;
                 let take = same.min(MAX_ZEROS - zeros);
                 zeros += take;
                 i += take;
@@ -148,14 +159,14 @@ fn encode(prev: &[u8], msg: &[u8], out: &mut Vec<u8>) {
                 }
                 continue;
             }
-            if delta(msg, prev, i) != 0 {
+            if nonzero(i) {
                 break;
             }
             zeros += 1;
             i += 1;
         }
         let start = i;
-        while i < n && i - start < MAX_LITERALS && delta(msg, prev, i) != 0 {
+        while i < n && i - start < MAX_LITERALS && nonzero(i) {
             i += 1;
         }
         let lits = i - start;
@@ -165,9 +176,7 @@ fn encode(prev: &[u8], msg: &[u8], out: &mut Vec<u8>) {
         } else {
             out.push(((zeros << 3) | lits) as u8);
         }
-        for k in start..i {
-            out.push(delta(msg, prev, k));
-        }
+        out.extend_from_slice(x.get(start..i).unwrap_or_default());
     }
 }
 
@@ -202,6 +211,9 @@ impl Replies<'_> {
             if b & 0x80 == 0 {
                 break;
             }
+        }
+        if n > MAX_REPLY {
+            return Err(corrupt());
         }
         // Start from the previous reply (zeros past its end), then flip
         // the literal bytes.
@@ -330,5 +342,7 @@ mod tests {
         h.clear();
         assert!(h.is_empty());
         assert!(h.iter().next_reply().is_none());
+        // Nothing a dump sends is that long; the store refuses it.
+        assert!(!Held::new(8 << 20).push(&vec![0; super::MAX_REPLY + 1]));
     }
 }
