@@ -198,7 +198,7 @@ print(s.getsockname()[1], flush=True); sys.stdin.read()'"#,
     for want in [
         text_spelling("sock"),
         format!("(\"c\\x1b[1m\\u{{202e}}\\x0a\",pid={pid},fd=0)"),
-        format!("process c\\x1b[1m\\u{{202e}}\\x0a pid={pid}"),
+        format!("process c\\x1b[1m\\u{{202e}}\\x0a  pid {pid}"),
         format!("cwd: {}/{}", base.display(), text_spelling("cwd")),
         format!(
             "exe: {}/{}/c\\x1b[1m\\u{{202e}}\\x0a",
@@ -213,7 +213,7 @@ print(s.getsockname()[1], flush=True); sys.stdin.read()'"#,
         ),
         format!("stderr: {}/{}", base.display(), text_spelling("log")),
         format!(
-            "logs: {}/{} (fd 2, append)",
+            "logs: {}/{} (fd 2; append)",
             base.display(),
             text_spelling("log")
         ),

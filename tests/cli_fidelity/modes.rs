@@ -94,7 +94,7 @@ fn json_process_info_has_deleted_and_append_fields() {
     let (_, text, _) = split(&run(sockq().args(["-xaP", &filter])));
     let _ = std::fs::remove_dir_all(&logs);
     assert!(
-        text.contains("(fd 1, append)") && text.contains("(fd 2, deleted)"),
+        text.contains("(fd 1; append)") && text.contains("(fd 2; deleted)"),
         "{text}"
     );
     drop(cat);
