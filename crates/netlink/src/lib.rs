@@ -58,6 +58,7 @@ pub mod other;
 pub mod packet;
 pub mod procnet;
 pub mod replay;
+mod retry;
 mod socket;
 mod sockopt;
 pub mod unix;
@@ -66,11 +67,11 @@ pub use both::{HOLD_BUDGET, Walk, ipv4_first, tcp6_in_use};
 pub use error::Error;
 pub use ifname::{interface_index, interface_names};
 pub use inet::{InetRequest, decode_inet, decode_inet_into, ext};
+pub use msg::OnMessage;
 pub use nl::{decode_netlink, netlink_request};
 pub use other::{decode_tipc, decode_vsock, decode_xdp, tipc_request, vsock_request, xdp_request};
 pub use packet::{decode_packet, packet_request};
 pub use replay::{ReplayMode, replay, replay_reader};
-pub use socket::{
-    DiagSocket, MAX_DUMP_RETRIES, OnMessage, cookie_offset, dump_from_bytes, retry_interrupted,
-};
+pub use retry::{MAX_DUMP_RETRIES, cookie_offset, retry_interrupted};
+pub use socket::{DiagSocket, dump_from_bytes};
 pub use unix::{decode_unix, fill_unix_peer_names, unix_request};

@@ -2,6 +2,7 @@
 //! walking, straight over borrowed bytes (no allocation, no panics).
 
 use crate::error::Error;
+use std::ops::ControlFlow;
 
 /// Size of `struct nlmsghdr`.
 pub const NLMSG_HDRLEN: usize = 16;
@@ -215,6 +216,10 @@ pub fn payload_errno(payload: &[u8]) -> i32 {
     let code = u32_at(payload, 0).map(|v| v as i32).unwrap_or(0);
     code.checked_neg().unwrap_or(i32::MAX).max(0)
 }
+
+/// The per-message callback of a dump: `(nlmsg_type, payload after the
+/// nlmsghdr)`; return `Break` to stop early.
+pub type OnMessage<'a> = dyn FnMut(u16, &[u8]) -> Result<ControlFlow<()>, Error> + 'a;
 
 #[cfg(test)]
 mod tests {
