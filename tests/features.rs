@@ -615,7 +615,7 @@ fn all_netns_orders_rows_by_namespace_and_shows_owners_in_each() {
     assert_eq!(order, want, "{}", show_output(&out));
     let out = run_ok(sockq().args(["--all-netns", "-tlnP", filter]));
     assert_eq!(
-        stdout_text(&out).matches(&format!("\tprocess ")).count(),
+        stdout_text(&out).matches("\tprocess ").count(),
         3,
         "{}",
         show_output(&out)
