@@ -178,6 +178,23 @@ impl Scene {
                         .any(|r| r.local == format!("127.0.0.1:{NOBODY_PORT}"))
             },
         );
+        // The flood settles over a few milliseconds (the kernel moves data from B's send
+        // queue to its peer's receive queue): wait until two reads agree, so that queues
+        // compared between runs hold still.
+        let deadline = Instant::now() + SETTLE_TIMEOUT;
+        let mut last = String::new();
+        loop {
+            let now = stdout_text(&run_ok(&mut ns.ss(["-tan"])));
+            if now == last {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the queues never settled:\n{now}"
+            );
+            last = now;
+            std::thread::sleep(Duration::from_millis(100));
+        }
         Scene {
             ns,
             la,
