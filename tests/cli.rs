@@ -3,7 +3,6 @@
 
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};
-use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::process::Stdio;
 
@@ -170,12 +169,12 @@ fn closed_pipe_ends_quietly_with_0() {
         let mut child = sockq()
             .args(args)
             .stdin(Stdio::null())
-            .stdout(Stdio::from(OwnedFd::from(write_end)))
+            .stdout(Stdio::from(write_end))
             .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("spawn: {e}"));
         let err = drain(child.stderr.take());
-        let mut stdout = std::fs::File::from(OwnedFd::from(read_end));
+        let mut stdout = std::fs::File::from(read_end);
         let mut first = [0u8; 100];
         let n = stdout.read(&mut first).unwrap_or(0);
         assert!(n > 0, "{args:?}: nothing came through the pipe");

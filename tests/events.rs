@@ -60,7 +60,12 @@ fn subscribed_socket(pid: u32) -> Option<(u64, u64)> {
 /// follow reach it.
 pub(crate) fn wait_subscribed(child: &mut Child) {
     let deadline = Instant::now() + SLOW;
-    while subscribed_socket(child.id()).is_none() {
+    // Until `ip netns exec` has entered the namespace and exec'd, PID's
+    // /proc/PID/net is the host's, where another -E may be subscribed.
+    let execd = |pid: u32| {
+        std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim_end() != "ip")
+    };
+    while !execd(child.id()) || subscribed_socket(child.id()).is_none() {
         if let Ok(Some(status)) = child.try_wait() {
             panic!("sockq -E ended early with {status}");
         }
@@ -384,7 +389,12 @@ fn events_as_nobody_work_or_say_why() {
         .spawn()
         .unwrap_or_else(|e| panic!("spawn: {e}"));
     let deadline = Instant::now() + SLOW;
-    while subscribed_socket(child.id()).is_none() {
+    // Until `ip netns exec` has entered the namespace and exec'd, PID's
+    // /proc/PID/net is the host's, where another -E may be subscribed.
+    let execd = |pid: u32| {
+        std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim_end() != "ip")
+    };
+    while !execd(child.id()) || subscribed_socket(child.id()).is_none() {
         if let Ok(Some(status)) = child.try_wait() {
             let err = stderr_of(&mut child);
             assert_eq!(status.code(), Some(1), "{status}, stderr {err:?}");

@@ -178,6 +178,23 @@ impl Scene {
                         .any(|r| r.local == format!("127.0.0.1:{NOBODY_PORT}"))
             },
         );
+        // The flood settles over a few milliseconds (the kernel moves data from B's send
+        // queue to its peer's receive queue): wait until two reads agree, so that queues
+        // compared between runs hold still.
+        let deadline = Instant::now() + SETTLE_TIMEOUT;
+        let mut last = String::new();
+        loop {
+            let now = stdout_text(&run_ok(&mut ns.ss(["-tan"])));
+            if now == last {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the queues never settled:\n{now}"
+            );
+            last = now;
+            std::thread::sleep(Duration::from_millis(100));
+        }
         Scene {
             ns,
             la,
@@ -615,7 +632,7 @@ fn all_netns_orders_rows_by_namespace_and_shows_owners_in_each() {
     assert_eq!(order, want, "{}", show_output(&out));
     let out = run_ok(sockq().args(["--all-netns", "-tlnP", filter]));
     assert_eq!(
-        stdout_text(&out).matches(&format!("\tprocess ")).count(),
+        stdout_text(&out).matches("\tprocess ").count(),
         3,
         "{}",
         show_output(&out)
