@@ -14,11 +14,9 @@
 //! kernel dumps.
 
 mod encode;
-mod file;
 mod sink;
 
 pub use encode::encode;
-pub use file::write_atomic;
 pub use sink::MetricsSink;
 
 use sockq_model::{Endpoint, Owner, Socket, State, Table};

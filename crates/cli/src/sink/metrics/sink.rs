@@ -140,7 +140,7 @@ impl MetricsSink {
                 out.flush()?;
                 Ok(())
             }
-            MetricsTo::File(p) => super::write_atomic(p, text.as_bytes()),
+            MetricsTo::File(p) => crate::outfile::write_atomic(p, "metrics file", text.as_bytes()),
         }
     }
 }
