@@ -124,7 +124,7 @@ fn run_here(cfg: &Config, in_netns: bool) -> Result<Outcome, CliError> {
     let mut metrics = metrics_sink(cfg, &plan, owners.as_ref(), start);
     if let (Some(m), Some(spec)) = (&mut metrics, &cfg.net) {
         // -N NAME: the label is what was given to -N.
-        m.begin_netns(&spec.to_string_lossy());
+        m.begin_netns(spec.as_encoded_bytes());
     }
     let mut sink = Sink::new(out, killer).with_metrics(metrics);
     if needs_listener_ports(cfg) {

@@ -378,7 +378,7 @@ fn enter<T>(path: &Path, id: NetnsId) -> Result<(), Visit<T>> {
     }
     Err(Visit::Failed(CliError::Runtime(format!(
         "cannot enter network namespace ({}): {}",
-        path.display(),
+        crate::sanitize::escaped(path.as_os_str().as_encoded_bytes()),
         reason(&e)
     ))))
 }

@@ -51,7 +51,10 @@ impl TcpSource {
         } else {
             return Ok(TcpSource::Kernel);
         };
-        let what = format!("{} ({what})", path.display());
+        let what = format!(
+            "{} ({what})",
+            crate::sanitize::escaped(path.as_os_str().as_encoded_bytes())
+        );
         let file = std::fs::File::open(&path)
             .map_err(|e| CliError::Runtime(format!("reading {what}: {e}")))?;
         Ok(TcpSource::Replay {

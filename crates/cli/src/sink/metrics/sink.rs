@@ -65,7 +65,7 @@ impl MetricsSink {
     }
 
     /// The following sockets belong to the namespace `label`.
-    pub fn begin_netns(&mut self, label: &str) {
+    pub fn begin_netns(&mut self, label: impl AsRef<[u8]>) {
         self.collector.begin_netns(label);
     }
 
