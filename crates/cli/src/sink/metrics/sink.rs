@@ -105,8 +105,15 @@ impl MetricsSink {
         if let Some(m) = &map {
             unreadable = m.denied();
             if unreadable > 0 {
+                // As select::owner_notice: root refused by a security
+                // module is not told to run as root.
+                let hint = if rustix::process::geteuid().is_root() {
+                    ""
+                } else {
+                    " Run as root to see every owner."
+                };
                 eprintln_quiet!(
-                    "sockq: {unreadable} processes could not be read (permission denied); their sockets have an empty comm label. Run as root to see every owner."
+                    "sockq: {unreadable} processes could not be read (permission denied); their sockets have an empty comm label.{hint}"
                 );
             }
         }
