@@ -57,7 +57,7 @@ impl OutFile {
             Some(what) => CliError::Runtime(format!(
                 "cannot write {what} {}: {}",
                 self.shown(),
-                reason(e)
+                crate::error::io_reason(e)
             )),
             None => CliError::Runtime(format!("{doing} {}: {e}", self.shown())),
         }
@@ -183,15 +183,6 @@ pub fn write_atomic(path: &Path, what: &'static str, bytes: &[u8]) -> Result<(),
     f.atomic = Some(what);
     f.write_all(bytes)?;
     f.commit()
-}
-
-/// The reason of an I/O error without Rust's ` (os error N)` suffix.
-fn reason(e: &io::Error) -> String {
-    let t = e.to_string();
-    match t.find(" (os error") {
-        Some(i) => t.get(..i).unwrap_or(&t).to_string(),
-        None => t,
-    }
 }
 
 impl Drop for OutFile {
