@@ -60,6 +60,16 @@ impl CliError {
     }
 }
 
+/// The reason of an I/O error as the C library words it, without Rust's
+/// ` (os error N)` suffix: the tail of a one-line message.
+pub fn io_reason(e: &std::io::Error) -> String {
+    let t = e.to_string();
+    match t.find(" (os error") {
+        Some(i) => t.get(..i).unwrap_or(&t).to_string(),
+        None => t,
+    }
+}
+
 impl From<std::io::Error> for CliError {
     fn from(e: std::io::Error) -> Self {
         if e.kind() == std::io::ErrorKind::BrokenPipe {

@@ -12,6 +12,7 @@ use crate::error::CliError;
 use crate::names::Names;
 use crate::plan::Plan;
 use crate::printer::summary::{Sockstat, SummaryCounts};
+use crate::sanitize::escaped;
 use crate::scope::{AllNetns, Scope, Visit};
 use crate::select::{Select, scan_owners};
 use crate::sink::kill::{self, Killer};
@@ -124,7 +125,7 @@ fn run_here(cfg: &Config, in_netns: bool) -> Result<Outcome, CliError> {
     let mut metrics = metrics_sink(cfg, &plan, owners.as_ref(), start);
     if let (Some(m), Some(spec)) = (&mut metrics, &cfg.net) {
         // -N NAME: the label is what was given to -N.
-        m.begin_netns(&spec.to_string_lossy());
+        m.begin_netns(spec.as_encoded_bytes());
     }
     let mut sink = Sink::new(out, killer).with_metrics(metrics);
     if needs_listener_ports(cfg) {
@@ -277,9 +278,11 @@ fn run_all(cfg: &Config) -> Result<Outcome, CliError> {
                     }
                 }
                 Visit::Dumped(Err(CliError::Done)) | Visit::Vanished => {}
-                Visit::Denied => denied.push(ns.label()),
+                // Labels come from the system (/var/run/netns, container
+                // names): escaped like every other system string.
+                Visit::Denied => denied.push(escaped(ns.label().as_bytes())),
                 Visit::Dumped(Err(e)) | Visit::Failed(e) => {
-                    failures.push(format!("{}: {e}", ns.label()));
+                    failures.push(format!("{}: {e}", escaped(ns.label().as_bytes())));
                 }
             }
             Ok(())
@@ -289,6 +292,7 @@ fn run_all(cfg: &Config) -> Result<Outcome, CliError> {
     sink.finish()?;
     for name in plan.filters.interface_names() {
         if dumped > 0 && lacking.get(&name) == Some(&dumped) {
+            let name = escaped(name.as_bytes());
             eprintln_quiet!("sockq: no network namespace has an interface named \"{name}\"");
         }
     }

@@ -73,13 +73,7 @@ impl Target {
 /// The reason of a netlink error without its context.
 fn reason(e: &sockq_netlink::Error) -> String {
     match e {
-        sockq_netlink::Error::Io { source, .. } => {
-            let t = source.to_string();
-            match t.find(" (os error") {
-                Some(i) => t.get(..i).unwrap_or(&t).to_string(),
-                None => t,
-            }
-        }
+        sockq_netlink::Error::Io { source, .. } => crate::error::io_reason(source),
         e => e.to_string(),
     }
 }
@@ -378,7 +372,7 @@ fn enter<T>(path: &Path, id: NetnsId) -> Result<(), Visit<T>> {
     }
     Err(Visit::Failed(CliError::Runtime(format!(
         "cannot enter network namespace ({}): {}",
-        path.display(),
+        crate::sanitize::escaped(path.as_os_str().as_encoded_bytes()),
         reason(&e)
     ))))
 }

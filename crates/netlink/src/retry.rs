@@ -216,6 +216,8 @@ mod tests {
         for k in keys {
             log.push(k);
         }
+        // Neighbours take one byte each.
+        assert!(log.bytes.len() < keys.len() * 3, "{}", log.bytes.len());
         let mut out = Vec::new();
         log.drain_into(&mut out);
         assert_eq!(out, keys);

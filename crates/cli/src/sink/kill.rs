@@ -53,11 +53,7 @@ fn endpoint(e: &Endpoint) -> String {
 
 /// The errno as the C library words it, without Rust's suffix.
 fn strerror(errno: i32) -> String {
-    let t = std::io::Error::from_raw_os_error(errno).to_string();
-    match t.find(" (os error") {
-        Some(i) => t.get(..i).unwrap_or(&t).to_string(),
-        None => t,
-    }
+    crate::error::io_reason(&std::io::Error::from_raw_os_error(errno))
 }
 
 /// Sends the kills and remembers how they went.

@@ -81,13 +81,24 @@ enum Target<'a> {
 }
 
 impl Target<'_> {
+    /// Writes one netlink message as ss's `-D` does: header in host order,
+    /// NLM_F_MULTI, ss's sequence number, padded to 4 bytes; straight to
+    /// the buffered writer, no copy per message.
     fn message(&mut self, ty: u16, payload: &[u8]) -> Result<(), CliError> {
-        let mut bytes = Vec::with_capacity(payload.len() + 20);
-        write_message(&mut bytes, ty, payload)?;
-        match self {
-            Target::Stdout(w) => w.write_all(&bytes).map_err(CliError::from),
-            Target::File(f) => f.write_all(&bytes),
+        let len = 16 + payload.len();
+        let mut hdr = [0u8; 16];
+        hdr[0..4].copy_from_slice(&(len as u32).to_ne_bytes());
+        hdr[4..6].copy_from_slice(&ty.to_ne_bytes());
+        hdr[6..8].copy_from_slice(&2u16.to_ne_bytes());
+        hdr[8..12].copy_from_slice(&123456u32.to_ne_bytes());
+        let pad = &[0u8; 3][..(4 - len % 4) % 4];
+        for part in [&hdr[..], payload, pad] {
+            match self {
+                Target::Stdout(w) => w.write_all(part).map_err(CliError::from)?,
+                Target::File(f) => f.write_all(part)?,
+            }
         }
+        Ok(())
     }
 
     fn commit(self) -> Result<(), CliError> {
@@ -96,19 +107,4 @@ impl Target<'_> {
             Target::File(f) => f.commit(),
         }
     }
-}
-
-/// Writes one netlink message as ss's `-D` does: header in host order,
-/// NLM_F_MULTI, ss's sequence number, padded to 4 bytes.
-fn write_message(w: &mut dyn Write, ty: u16, payload: &[u8]) -> std::io::Result<()> {
-    let len = 16 + payload.len();
-    let mut hdr = [0u8; 16];
-    hdr[0..4].copy_from_slice(&(len as u32).to_ne_bytes());
-    hdr[4..6].copy_from_slice(&ty.to_ne_bytes());
-    hdr[6..8].copy_from_slice(&2u16.to_ne_bytes());
-    hdr[8..12].copy_from_slice(&123456u32.to_ne_bytes());
-    w.write_all(&hdr)?;
-    w.write_all(payload)?;
-    let pad = (4 - len % 4) % 4;
-    w.write_all(&[0u8; 3][..pad])
 }

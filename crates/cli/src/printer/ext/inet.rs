@@ -149,7 +149,8 @@ pub fn write_tcp_info(out: &mut Vec<u8>, s: &Socket, i: &TcpInfo, o: &ExtOptions
     }
     if let Some(c) = s.cong.as_deref().filter(|c| !c.is_empty()) {
         out.push(b' ');
-        out.extend_from_slice(c.as_bytes());
+        // The kernel's name of a congestion-control module: a system string.
+        crate::sanitize::escape_bytes(out, c.as_bytes());
     }
     if i.options & 4 != 0 {
         out.extend_from_slice(b" wscale:");

@@ -14,11 +14,9 @@
 //! kernel dumps.
 
 mod encode;
-mod file;
 mod sink;
 
 pub use encode::encode;
-pub use file::write_atomic;
 pub use sink::MetricsSink;
 
 use sockq_model::{Endpoint, Owner, Socket, State, Table};
@@ -208,9 +206,10 @@ impl Collector {
 
     /// The following sockets belong to the namespace `label` (as
     /// `--all-netns` names it).
-    pub fn begin_netns(&mut self, label: &str) {
-        // Namespace names come from the system (/var/run/netns): escaped.
-        let label = label_text(label.as_bytes());
+    pub fn begin_netns(&mut self, label: impl AsRef<[u8]>) {
+        // Namespace names come from the system (/var/run/netns) or -N,
+        // maybe not UTF-8: escaped from their bytes.
+        let label = label_text(label.as_ref());
         if let Some(i) = self.namespaces.iter().position(|n| *n == label) {
             self.cur = i as u32;
             return;

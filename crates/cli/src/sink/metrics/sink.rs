@@ -65,7 +65,7 @@ impl MetricsSink {
     }
 
     /// The following sockets belong to the namespace `label`.
-    pub fn begin_netns(&mut self, label: &str) {
+    pub fn begin_netns(&mut self, label: impl AsRef<[u8]>) {
         self.collector.begin_netns(label);
     }
 
@@ -105,8 +105,15 @@ impl MetricsSink {
         if let Some(m) = &map {
             unreadable = m.denied();
             if unreadable > 0 {
+                // As select::owner_notice: root refused by a security
+                // module is not told to run as root.
+                let hint = if rustix::process::geteuid().is_root() {
+                    ""
+                } else {
+                    " Run as root to see every owner."
+                };
                 eprintln_quiet!(
-                    "sockq: {unreadable} processes could not be read (permission denied); their sockets have an empty comm label. Run as root to see every owner."
+                    "sockq: {unreadable} processes could not be read (permission denied); their sockets have an empty comm label.{hint}"
                 );
             }
         }
@@ -140,7 +147,7 @@ impl MetricsSink {
                 out.flush()?;
                 Ok(())
             }
-            MetricsTo::File(p) => super::write_atomic(p, text.as_bytes()),
+            MetricsTo::File(p) => crate::outfile::write_atomic(p, "metrics file", text.as_bytes()),
         }
     }
 }
