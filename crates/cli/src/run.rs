@@ -13,7 +13,7 @@ use crate::names::Names;
 use crate::plan::Plan;
 use crate::printer::summary::{Sockstat, SummaryCounts};
 use crate::scope::{AllNetns, Scope};
-use crate::select::{Select, scan_owners};
+use crate::select::{ProcFacts, Select, scan_owners};
 use crate::sink::kill::{self, Killer};
 use crate::sink::output::{Lead, Output};
 use crate::sink::{self, Sink};
@@ -97,7 +97,11 @@ fn run_here(cfg: &Config, in_netns: bool) -> Result<Outcome, CliError> {
         None
     };
     let mut sink = Sink::new(out, killer);
-    let select = Select::new(cfg, &plan, owners.as_ref());
+    let facts = plan
+        .filters
+        .needs_process_facts()
+        .then(|| ProcFacts::new(&plan.proc_root));
+    let select = Select::new(cfg, &plan, owners.as_ref(), facts.as_ref());
     let bytecode = plan.filters.bytecode();
     let dump = Dump {
         cfg,
@@ -137,7 +141,7 @@ fn summary(cfg: &Config, net_proc: &Path) -> Result<(), CliError> {
 fn run_events(cfg: &Config, plan: &Plan) -> Result<Outcome, CliError> {
     let out = Output::with_lead(cfg, &plan.proc_root, Lead::Time)?;
     let mut sink = Sink::new(out, None);
-    let select = Select::new(cfg, plan, None);
+    let select = Select::new(cfg, plan, None, None);
     let ended = events::follow(cfg, plan.families, &mut |s| {
         if select.pick_event(s) {
             sink.event(s)
@@ -185,7 +189,11 @@ fn run_all(cfg: &Config) -> Result<Outcome, CliError> {
     // named no interface.
     let mut lacking: BTreeMap<String, usize> = BTreeMap::new();
     let mut dumped = 0usize;
-    let select = Select::new(cfg, &plan, owners.as_ref());
+    let facts = plan
+        .filters
+        .needs_process_facts()
+        .then(|| ProcFacts::new(&plan.proc_root));
+    let select = Select::new(cfg, &plan, owners.as_ref(), facts.as_ref());
     all.each(
         || dump_this_netns(cfg, &plan, &select, bytecode.as_deref()),
         |ns, r| {
