@@ -20,110 +20,7 @@ pub struct JsonPrinter<W: Write> {
     time: Option<f64>,
 }
 
-/// A tiny JSON object writer over a byte buffer.
-pub struct Obj<'a> {
-    b: &'a mut Vec<u8>,
-    first: bool,
-}
-
-impl<'a> Obj<'a> {
-    /// Opens an object.
-    pub fn new(b: &'a mut Vec<u8>) -> Obj<'a> {
-        b.push(b'{');
-        Obj { b, first: true }
-    }
-
-    fn key(&mut self, k: &str) {
-        if !self.first {
-            self.b.push(b',');
-        }
-        self.first = false;
-        self.b.push(b'"');
-        self.b.extend_from_slice(k.as_bytes());
-        self.b.extend_from_slice(b"\":");
-    }
-
-    /// A number field.
-    pub fn num(&mut self, k: &str, v: impl Into<u64>) -> &mut Self {
-        self.key(k);
-        super::num::push_u64(self.b, v.into());
-        self
-    }
-
-    /// A signed number field.
-    pub fn int(&mut self, k: &str, v: i64) -> &mut Self {
-        self.key(k);
-        if v < 0 {
-            self.b.push(b'-');
-        }
-        super::num::push_u64(self.b, v.unsigned_abs());
-        self
-    }
-
-    /// A float field.
-    pub fn float(&mut self, k: &str, v: f64) -> &mut Self {
-        self.key(k);
-        if v.is_finite() {
-            let _ = write!(self.b, "{v}");
-        } else {
-            self.b.push(b'0');
-        }
-        self
-    }
-
-    /// A boolean field.
-    pub fn bool(&mut self, k: &str, v: bool) -> &mut Self {
-        self.key(k);
-        self.b.extend_from_slice(if v { b"true" } else { b"false" });
-        self
-    }
-
-    /// A string field (bytes that are not UTF-8 become U+FFFD).
-    pub fn str(&mut self, k: &str, v: &[u8]) -> &mut Self {
-        self.key(k);
-        push_str(self.b, v);
-        self
-    }
-
-    /// A nested value written by `f`.
-    pub fn raw(&mut self, k: &str, f: impl FnOnce(&mut Vec<u8>)) -> &mut Self {
-        self.key(k);
-        f(self.b);
-        self
-    }
-
-    /// Closes the object.
-    pub fn end(&mut self) {
-        self.b.push(b'}');
-    }
-}
-
-/// Appends a JSON string.
-pub fn push_str(b: &mut Vec<u8>, v: &[u8]) {
-    b.push(b'"');
-    let s = String::from_utf8_lossy(v);
-    for c in s.chars() {
-        match c {
-            '"' => b.extend_from_slice(b"\\\""),
-            '\\' => b.extend_from_slice(b"\\\\"),
-            '\n' => b.extend_from_slice(b"\\n"),
-            '\r' => b.extend_from_slice(b"\\r"),
-            '\t' => b.extend_from_slice(b"\\t"),
-            c if (c as u32) < 0x20
-                || c == '\u{7f}'
-                || ('\u{202a}'..='\u{202e}').contains(&c)
-                || ('\u{2066}'..='\u{2069}').contains(&c) =>
-            {
-                let _ = write!(b, "\\u{:04x}", c as u32);
-            }
-            c => {
-                let mut t = [0u8; 4];
-                b.extend_from_slice(c.encode_utf8(&mut t).as_bytes());
-            }
-        }
-    }
-    b.push(b'"');
-}
+pub use super::json_obj::{Obj, push_str};
 
 fn push_addr(b: &mut Vec<u8>, a: IpAddr) {
     b.push(b'"');
@@ -264,50 +161,6 @@ fn tcp_info(b: &mut Vec<u8>, t: &sockq_model::TcpInfo) {
         total_rto_time,
         received_ce
     );
-    o.end();
-}
-
-fn process_info(b: &mut Vec<u8>, p: &ProcessInfo) {
-    let mut o = Obj::new(b);
-    o.num("pid", p.pid).num("ppid", p.ppid).num("uid", p.uid);
-    if let Some(u) = &p.user {
-        o.str("user", u.as_bytes());
-    }
-    o.str("comm", p.comm.as_bytes());
-    o.raw("cmdline", |b| {
-        b.push(b'[');
-        for (i, a) in p.cmdline.iter().enumerate() {
-            if i > 0 {
-                b.push(b',');
-            }
-            push_str(b, a);
-        }
-        b.push(b']');
-    });
-    if let Some(e) = &p.exe {
-        o.str("exe", e).bool("exe_deleted", p.exe_deleted);
-    }
-    if let Some(c) = &p.cwd {
-        o.str("cwd", c);
-    }
-    if let Some(x) = &p.stdout {
-        o.str("stdout", x);
-    }
-    if let Some(x) = &p.stderr {
-        o.str("stderr", x);
-    }
-    o.raw("log_files", |b| {
-        b.push(b'[');
-        for (i, f) in p.log_files.iter().enumerate() {
-            if i > 0 {
-                b.push(b',');
-            }
-            let mut fo = Obj::new(b);
-            fo.num("fd", f.fd).str("path", &f.target);
-            fo.end();
-        }
-        b.push(b']');
-    });
     o.end();
 }
 
@@ -487,7 +340,7 @@ impl<W: Write> JsonPrinter<W> {
                             b.push(b',');
                         }
                         seen.push(ow.pid);
-                        process_info(b, p);
+                        super::json_process::process_info(b, p);
                     }
                 }
                 b.push(b']');
