@@ -117,8 +117,85 @@ fn run_here(cfg: &Config, in_netns: bool) -> Result<Outcome, CliError> {
         Some(own) => sink.socket(s, own),
         None => std::ops::ControlFlow::Continue(()),
     })?;
+    let empty = sink.shown() == 0;
     sink.finish()?;
+    if empty && !in_netns && hint_wanted(cfg) {
+        hint_elsewhere(cfg, &plan, &select, bytecode.as_deref());
+    }
     Ok(SUCCESS)
+}
+
+/// `SOCKQ_HINTS=1` shows the hints meant for people even when stderr is
+/// not a terminal (tests, `script`-less automation).
+const HINTS_VAR: &str = "SOCKQ_HINTS";
+
+/// Whether a filtered query that showed nothing here should look in the
+/// other namespaces: root (only root can enter them all), a filter, not
+/// `-K`, and stderr a terminal (a hint is for people) or [`HINTS_VAR`]=1.
+fn hint_wanted(cfg: &Config) -> bool {
+    use std::io::IsTerminal;
+    let filtered = !cfg.filter_words.is_empty() || cfg.filter_file.is_some();
+    let forced = std::env::var_os(HINTS_VAR).is_some_and(|v| v == "1");
+    filtered
+        && !cfg.kill
+        && rustix::process::geteuid().is_root()
+        && (forced || std::io::stderr().is_terminal())
+}
+
+/// One line on stderr naming the other namespaces (containers) where the
+/// query matches, and the command that shows them. Costs one dump per
+/// other namespace, only after an empty filtered result.
+fn hint_elsewhere(cfg: &Config, plan: &Plan, select: &Select<'_>, bytecode: Option<&[u8]>) {
+    let own = sockq_netlink::ns::netns_id(&plan.proc_root.join("self/ns/net")).ok();
+    let mut all = AllNetns::discover(&plan.proc_root);
+    all.spaces.retain(|n| Some(n.id) != own);
+    if all.spaces.is_empty() {
+        return;
+    }
+    let mut hits: Vec<String> = Vec::new();
+    let _ = all.each(
+        || dump_this_netns(cfg, plan, select, bytecode),
+        |ns, r| {
+            if let Ok(d) = r
+                && !d.sockets.is_empty()
+            {
+                // Labels come from the system (container names): escaped.
+                let mut l = Vec::new();
+                crate::sanitize::escape_bytes(&mut l, ns.label().as_bytes());
+                hits.push(format!(
+                    "{} ({})",
+                    String::from_utf8_lossy(&l),
+                    d.sockets.len()
+                ));
+            }
+            Ok(())
+        },
+    );
+    if hits.is_empty() {
+        return;
+    }
+    let mut cmd = String::from("sockq --all-netns");
+    for a in std::env::args_os().skip(1) {
+        cmd.push(' ');
+        cmd.push_str(&shell_quote(&a.to_string_lossy()));
+    }
+    eprintln_quiet!(
+        "sockq: nothing matched in this network namespace; it matches in {}: {cmd}",
+        hits.join(", ")
+    );
+}
+
+/// A word as a POSIX shell reads it back: bare when safe, else in single
+/// quotes.
+fn shell_quote(w: &str) -> String {
+    let safe = !w.is_empty()
+        && w.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-./:=,@%+".contains(&b));
+    if safe {
+        w.to_owned()
+    } else {
+        format!("'{}'", w.replace('\'', "'\\''"))
+    }
 }
 
 /// `-s`: counts every TCP, UDP and RAW socket of this namespace, then

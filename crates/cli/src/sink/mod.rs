@@ -29,12 +29,18 @@ pub struct Sink<'a> {
     kill: Option<Killer>,
     /// The table or JSON output.
     out: Output<'a>,
+    /// Sockets shown so far (for the hint when nothing matched here).
+    shown: u64,
 }
 
 impl<'a> Sink<'a> {
     /// Chains the killer (if any) before the output.
     pub fn new(out: Output<'a>, kill: Option<Killer>) -> Sink<'a> {
-        Sink { kill, out }
+        Sink {
+            kill,
+            out,
+            shown: 0,
+        }
     }
 
     /// Takes one selected socket; breaks when the output failed (the error
@@ -50,7 +56,13 @@ impl<'a> Sink<'a> {
             self.out.set_error(e);
             return ControlFlow::Break(());
         }
+        self.shown += 1;
         ControlFlow::Continue(())
+    }
+
+    /// How many sockets [`Sink::socket`] has shown.
+    pub fn shown(&self) -> u64 {
+        self.shown
     }
 
     /// `-E`: one event, stamped with the time now, printed and flushed.
