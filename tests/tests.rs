@@ -20,6 +20,8 @@ mod differential;
 mod events;
 /// The filter language end to end: ssfilter.t replay, live expressions.
 mod filter;
+/// Who a process is and where its output goes: podman, systemd units, tee, the journal.
+mod identity;
 /// Namespaces (-N, --all-netns), -K, -E and --sort.
 mod namespaces;
 /// JSON schema, jc on sockq's text, -r, escaping of hostile names.
