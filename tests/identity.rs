@@ -411,7 +411,7 @@ fn stderr_into_tee_shows_the_file_through_the_pipe() {
         let out = must(sockq().args(["-tlnP", &format!("sport = :{port}")]));
         let line = out
             .lines()
-            .find(|l| l.trim_start().starts_with(&want))
+            .find(|l| l.trim_start().starts_with(want))
             .map(str::to_owned);
         if let Some(line) = &line
             && line.ends_with(&tail)
