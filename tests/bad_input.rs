@@ -365,7 +365,7 @@ const CASES: &[(&[&str], i32, &str)] = &[
     (
         &["-t", "sportx = :80"],
         2,
-        "sockq: unknown keyword `sportx`: expected src, dst, sport, dport, dev, fwmark, cgroup, autobound, state, uid, user, inode, rqueue, squeue, pid or comm\nsportx = :80\n^^^^^^\n",
+        "sockq: unknown keyword `sportx`: expected src, dst, sport, dport, dev, fwmark, cgroup, autobound, state, uid, user, inode, rqueue, squeue, pid, comm, unit, container or exe\nsportx = :80\n^^^^^^\n",
     ),
     (
         &["-t", "sport = 80 or 443"],
@@ -396,7 +396,7 @@ const CASES: &[(&[&str], i32, &str)] = &[
     (
         &["-H", "-t", "extra", "garbage", "words"],
         2,
-        "sockq: unknown keyword `extra`: expected src, dst, sport, dport, dev, fwmark, cgroup, autobound, state, uid, user, inode, rqueue, squeue, pid or comm\nextra garbage words\n^^^^^\n",
+        "sockq: unknown keyword `extra`: expected src, dst, sport, dport, dev, fwmark, cgroup, autobound, state, uid, user, inode, rqueue, squeue, pid, comm, unit, container or exe\nextra garbage words\n^^^^^\n",
     ),
     (
         &["-t", "--", "-x"],

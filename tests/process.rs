@@ -598,53 +598,88 @@ fn nginx_master_and_workers_and_the_whole_answer() {
     assert_eq!(r[0].1, theirs, "-P implies -p");
     let dir = ng.dir.0.display().to_string();
     let exe = std::fs::read_link(format!("/proc/{}/exe", ng.pid())).unwrap();
-    for pid in &want {
-        let head = format!("\tprocess nginx pid={pid} ");
-        assert!(out.contains(&head), "no block for {pid}:\n{out}");
-    }
-    let master = block_of(&out, ng.pid());
-    assert!(master.contains(" ppid="), "{master}");
-    assert!(master.contains(" user=root"), "{master}");
+    // Two blocks: the master first, then its 4 workers as one.
+    let blocks = blocks_in(&out);
+    assert_eq!(blocks.len(), 2, "{out}");
+    let master = &blocks[0];
+    assert!(
+        master.starts_with(&format!("\tprocess nginx  pid {}  ppid ", ng.pid())),
+        "{master}"
+    );
+    assert!(master.contains("  user root"), "{master}");
     assert!(master.contains("cmd: nginx: master process "), "{master}");
     assert!(
         master.contains(&format!("exe: {}\n", exe.display())),
         "{master}"
     );
     assert!(master.contains(&format!("cwd: {dir}\n")), "{master}");
+    assert!(master.contains("stdout: /dev/null\n"), "{master}");
     assert!(
-        master.contains(&format!("stdout: /dev/null  stderr: {dir}/error.log\n")),
+        master.contains(&format!("stderr: {dir}/error.log (append)\n")),
         "{master}"
     );
     let logs = master
         .lines()
         .find_map(|l| l.trim_start().strip_prefix("logs: "))
         .unwrap_or_else(|| panic!("no logs line: {master}"));
-    assert!(
-        logs.contains(&format!("{dir}/error.log (fd 2, append)")),
+    // error.log once, with stderr and nginx's own fd.
+    assert_eq!(
+        logs.matches(&format!("{dir}/error.log (")).count(),
+        1,
         "{logs}"
     );
-    assert!(logs.contains(&format!("{dir}/access.log (fd ")), "{logs}");
+    assert!(logs.contains(&format!("{dir}/error.log (fd 2, ")), "{logs}");
+    assert_eq!(
+        logs.matches(&format!("{dir}/access.log (fd ")).count(),
+        1,
+        "{logs}"
+    );
+    let workers = &blocks[1];
+    assert!(
+        workers.starts_with("\tprocess nginx \u{d7}4  pids "),
+        "{workers}"
+    );
     for w in &ng.workers {
-        let b = block_of(&out, *w);
-        assert!(b.contains("cmd: nginx: worker process"), "{b}");
-        assert!(b.contains(&format!("{dir}/access.log (fd ")), "{b}");
+        assert!(
+            workers
+                .lines()
+                .next()
+                .unwrap_or("")
+                .contains(&w.to_string())
+                || {
+                    // A run of pids is shown as FIRST–LAST.
+                    let first = ng.workers.iter().min().copied().unwrap_or(0);
+                    let last = ng.workers.iter().max().copied().unwrap_or(0);
+                    workers.contains(&format!("pids {first}\u{2013}{last}"))
+                },
+            "{w} not in {workers}"
+        );
     }
+    assert!(
+        workers.contains(&format!("  ppid {}  ", ng.pid())),
+        "{workers}"
+    );
+    assert!(workers.contains("cmd: nginx: worker process"), "{workers}");
+    assert!(
+        workers.contains(&format!("{dir}/access.log (fd ")),
+        "{workers}"
+    );
 }
 
-/// The process-info block of one pid in `-P` output.
-fn block_of(out: &str, pid: u32) -> String {
-    let head = format!("\tprocess nginx pid={pid} ");
-    let mut lines = out.lines().skip_while(|l| !l.starts_with(&head));
-    let mut b = String::new();
-    if let Some(first) = lines.next() {
-        b.push_str(first);
-        b.push('\n');
+/// The process blocks of `-P` output, each with its lines.
+fn blocks_in(out: &str) -> Vec<String> {
+    let mut v: Vec<String> = Vec::new();
+    for l in out.lines() {
+        if l.starts_with("\tprocess ") {
+            v.push(format!("{l}\n"));
+        } else if l.starts_with("\t  ")
+            && let Some(b) = v.last_mut()
+        {
+            b.push_str(l);
+            b.push('\n');
+        }
     }
-    for l in lines.take_while(|l| l.starts_with("\t  ")) {
-        b.push_str(l);
-        b.push('\n');
-    }
-    b
+    v
 }
 
 #[test]

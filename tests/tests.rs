@@ -29,6 +29,8 @@ mod features;
 mod fidelity;
 /// The filter language end to end: ssfilter.t replay, live expressions.
 mod filter;
+/// Who a process is and where its output goes: podman, systemd units, tee, the journal.
+mod identity;
 /// --metrics and --metrics-file: promtool, node_exporter and Prometheus.
 mod metrics;
 /// Namespaces (-N, --all-netns), -K, -E and --sort.

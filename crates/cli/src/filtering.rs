@@ -326,6 +326,27 @@ impl FilterSet {
         self.filter.as_ref().is_none_or(|f| f.matches(s, owners))
     }
 
+    /// [`FilterSet::matches`], with `unit`, `container` and `exe` answered
+    /// by `facts`.
+    #[inline]
+    pub fn matches_with(
+        &self,
+        s: &Socket,
+        owners: &[Owner],
+        facts: &dyn sockq_filter::ProcessFacts,
+    ) -> bool {
+        self.filter
+            .as_ref()
+            .is_none_or(|f| f.matches_with(s, owners, facts))
+    }
+
+    /// Whether the expression asks about owners' units, containers or binaries.
+    pub fn needs_process_facts(&self) -> bool {
+        self.filter
+            .as_ref()
+            .is_some_and(Filter::needs_process_facts)
+    }
+
     /// The kernel bytecode to send, if any.
     pub fn bytecode(&self) -> Option<Vec<u8>> {
         if self.no_bytecode {

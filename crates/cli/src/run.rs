@@ -14,7 +14,7 @@ use crate::plan::Plan;
 use crate::printer::summary::{Sockstat, SummaryCounts};
 use crate::sanitize::escaped;
 use crate::scope::{AllNetns, Scope, Visit};
-use crate::select::{Select, scan_owners};
+use crate::select::{ProcFacts, Select, scan_owners};
 use crate::sink::kill::{self, Killer};
 use crate::sink::metrics::MetricsSink;
 use crate::sink::output::{Lead, Output};
@@ -131,7 +131,11 @@ fn run_here(cfg: &Config, in_netns: bool) -> Result<Outcome, CliError> {
     if needs_listener_ports(cfg) {
         source::listeners::ports(&plan.tables, &mut |t, p| sink.listener_port(t, p))?;
     }
-    let mut select = Select::new(cfg, &plan, owners.as_ref());
+    let facts = plan
+        .filters
+        .needs_process_facts()
+        .then(|| ProcFacts::new(&plan.proc_root));
+    let mut select = Select::new(cfg, &plan, owners.as_ref(), facts.as_ref());
     select.unmasked_tcp = tcp.unmasked();
     let bytecode = plan.filters.bytecode();
     let dump = Dump {
@@ -152,11 +156,15 @@ fn run_here(cfg: &Config, in_netns: bool) -> Result<Outcome, CliError> {
         }
         None => std::ops::ControlFlow::Continue(()),
     })?;
+    let empty = sink.shown() == 0;
     sink.finish()?;
     if dry_run {
         // A real notice, not a hint: the listing must not pass for kills.
         let what = if selected == 1 { "socket" } else { "sockets" };
         eprintln_quiet!("sockq: dry run: {selected} {what} would be closed; none was closed");
+    }
+    if empty && !in_netns && hint_wanted(cfg) {
+        hint_elsewhere(cfg, &plan, &select, bytecode.as_deref());
     }
     Ok(SUCCESS)
 }
@@ -187,6 +195,79 @@ fn needs_listener_ports(cfg: &Config) -> bool {
             || cfg.filter_file.is_some())
 }
 
+/// `SOCKQ_HINTS=1` shows the hints meant for people even when stderr is
+/// not a terminal (tests, `script`-less automation).
+const HINTS_VAR: &str = "SOCKQ_HINTS";
+
+/// Whether a filtered query that showed nothing here should look in the
+/// other namespaces: root (only root can enter them all), a filter, not
+/// `-K`, and stderr a terminal (a hint is for people) or [`HINTS_VAR`]=1.
+fn hint_wanted(cfg: &Config) -> bool {
+    use std::io::IsTerminal;
+    let filtered = !cfg.filter_words.is_empty() || cfg.filter_file.is_some();
+    let forced = std::env::var_os(HINTS_VAR).is_some_and(|v| v == "1");
+    filtered
+        && !cfg.kill
+        && rustix::process::geteuid().is_root()
+        && (forced || std::io::stderr().is_terminal())
+}
+
+/// One line on stderr naming the other namespaces (containers) where the
+/// query matches, and the command that shows them. Costs one dump per
+/// other namespace, only after an empty filtered result.
+fn hint_elsewhere(cfg: &Config, plan: &Plan, select: &Select<'_>, bytecode: Option<&[u8]>) {
+    let own = sockq_netlink::ns::netns_id(&plan.proc_root.join("self/ns/net")).ok();
+    let mut all = AllNetns::discover(&plan.proc_root);
+    all.spaces.retain(|n| Some(n.id) != own);
+    if all.spaces.is_empty() {
+        return;
+    }
+    let mut hits: Vec<String> = Vec::new();
+    let _ = all.each(
+        || dump_this_netns(cfg, plan, select, bytecode),
+        |ns, r| {
+            if let Visit::Dumped(Ok(d)) = r
+                && !d.sockets.is_empty()
+            {
+                // Labels come from the system (container names): escaped.
+                let mut l = Vec::new();
+                crate::sanitize::escape_bytes(&mut l, ns.label().as_bytes());
+                hits.push(format!(
+                    "{} ({})",
+                    String::from_utf8_lossy(&l),
+                    d.sockets.len()
+                ));
+            }
+            Ok(())
+        },
+    );
+    if hits.is_empty() {
+        return;
+    }
+    let mut cmd = String::from("sockq --all-netns");
+    for a in std::env::args_os().skip(1) {
+        cmd.push(' ');
+        cmd.push_str(&shell_quote(&a.to_string_lossy()));
+    }
+    eprintln_quiet!(
+        "sockq: nothing matched in this network namespace; it matches in {}: {cmd}",
+        hits.join(", ")
+    );
+}
+
+/// A word as a POSIX shell reads it back: bare when safe, else in single
+/// quotes.
+fn shell_quote(w: &str) -> String {
+    let safe = !w.is_empty()
+        && w.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-./:=,@%+".contains(&b));
+    if safe {
+        w.to_owned()
+    } else {
+        format!("'{}'", w.replace('\'', "'\\''"))
+    }
+}
+
 /// `-s`: counts every TCP, UDP and RAW socket of this namespace.
 fn summary(net_proc: &Path) -> Result<SummaryCounts, CliError> {
     let mut counts = SummaryCounts::default();
@@ -206,7 +287,7 @@ fn summary(net_proc: &Path) -> Result<SummaryCounts, CliError> {
 fn run_events(cfg: &Config, plan: &Plan) -> Result<Outcome, CliError> {
     let out = Output::with_lead(cfg, &plan.proc_root, Lead::Time)?;
     let mut sink = Sink::new(out, None);
-    let select = Select::new(cfg, plan, None);
+    let select = Select::new(cfg, plan, None, None);
     let ended = events::follow(cfg, plan.families, &mut |s| {
         if select.pick_event(s) {
             sink.event(s)
@@ -259,7 +340,11 @@ fn run_all(cfg: &Config) -> Result<Outcome, CliError> {
     // named no interface.
     let mut lacking: BTreeMap<String, usize> = BTreeMap::new();
     let mut dumped = 0usize;
-    let select = Select::new(cfg, &plan, owners.as_ref());
+    let facts = plan
+        .filters
+        .needs_process_facts()
+        .then(|| ProcFacts::new(&plan.proc_root));
+    let select = Select::new(cfg, &plan, owners.as_ref(), facts.as_ref());
     all.each(
         || dump_this_netns(cfg, &plan, &select, bytecode.as_deref()),
         |ns, visit| {

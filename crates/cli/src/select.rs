@@ -7,9 +7,12 @@ use crate::config::Config;
 use crate::error::CliError;
 use crate::filtering::FilterSet;
 use crate::plan::Plan;
+use sockq_filter::{Glob, ProcField};
 use sockq_model::{FamilySet, Owner, Socket, StateSet, Table, TableSet};
 use sockq_proc::OwnerMap;
-use std::path::Path;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 /// The selection of one run (or of one namespace, whose filter may be
 /// compiled again for its interfaces).
@@ -26,11 +29,18 @@ pub struct Select<'a> {
     pub owners: Option<&'a OwnerMap>,
     /// TCP rows skip the states and families (ss's `TCPDIAG_FILE` replay).
     pub unmasked_tcp: bool,
+    /// Units, containers and binaries of owners, when the filter asks.
+    pub facts: Option<&'a ProcFacts>,
 }
 
 impl<'a> Select<'a> {
     /// The selection the plan asks for.
-    pub fn new(cfg: &Config, plan: &'a Plan, owners: Option<&'a OwnerMap>) -> Select<'a> {
+    pub fn new(
+        cfg: &Config,
+        plan: &'a Plan,
+        owners: Option<&'a OwnerMap>,
+        facts: Option<&'a ProcFacts>,
+    ) -> Select<'a> {
         Select {
             states: cfg.states,
             families: plan.families,
@@ -38,6 +48,7 @@ impl<'a> Select<'a> {
             filters: &plan.filters,
             owners,
             unmasked_tcp: false,
+            facts,
         }
     }
 
@@ -59,7 +70,11 @@ impl<'a> Select<'a> {
             return None;
         }
         let own = self.owners_of(s);
-        self.filters.matches(s, own).then_some(own)
+        let pass = match self.facts {
+            Some(f) => self.filters.matches_with(s, own, f),
+            None => self.filters.matches(s, own),
+        };
+        pass.then_some(own)
     }
 
     /// The socket's owners (empty without a process map).
@@ -67,6 +82,71 @@ impl<'a> Select<'a> {
     pub fn owners_of(&self, s: &Socket) -> &'a [Owner] {
         let no_owners: &[Owner] = &[];
         self.owners.map_or(no_owners, |m| m.owners(s.inode))
+    }
+}
+
+/// What `unit`, `container` and `exe` compare against, per owner.
+#[derive(Default)]
+struct Facts {
+    units: Vec<String>,
+    containers: Vec<String>,
+    exe: Option<Vec<u8>>,
+}
+
+/// The owners' units, containers and binaries for the filter, read once
+/// per pid (and each container's state once per run). Shared by the
+/// `--all-netns` workers, hence the lock.
+pub struct ProcFacts {
+    proc_root: PathBuf,
+    cache: Mutex<(sockq_proc::Containers, HashMap<u32, Facts>)>,
+}
+
+impl ProcFacts {
+    /// Facts read under `proc_root`.
+    pub fn new(proc_root: &Path) -> ProcFacts {
+        ProcFacts {
+            proc_root: proc_root.to_path_buf(),
+            cache: Mutex::new((sockq_proc::Containers::new(), HashMap::new())),
+        }
+    }
+
+    fn read(&self, pid: u32, containers: &mut sockq_proc::Containers) -> Facts {
+        let id = sockq_proc::identity(&self.proc_root, pid, containers);
+        let mut f = Facts::default();
+        f.units.extend(id.unit);
+        if let Some(c) = &id.container {
+            f.containers.push(c.label());
+            f.containers.push(c.id.clone());
+            f.containers.push(c.short_id().to_owned());
+            f.containers.extend(c.name.clone());
+        }
+        f.exe = std::fs::read_link(self.proc_root.join(pid.to_string()).join("exe"))
+            .ok()
+            .map(|p| {
+                let mut b = p.into_os_string().into_encoded_bytes();
+                if b.ends_with(b" (deleted)") {
+                    b.truncate(b.len() - b" (deleted)".len());
+                }
+                b
+            });
+        f
+    }
+}
+
+impl sockq_filter::ProcessFacts for ProcFacts {
+    fn matches(&self, pid: u32, field: ProcField, glob: &Glob) -> bool {
+        let Ok(mut g) = self.cache.lock() else {
+            return false;
+        };
+        let (containers, cache) = &mut *g;
+        let f = cache
+            .entry(pid)
+            .or_insert_with(|| self.read(pid, containers));
+        match field {
+            ProcField::Unit => f.units.iter().any(|u| glob.matches(u.as_bytes())),
+            ProcField::Container => f.containers.iter().any(|c| glob.matches(c.as_bytes())),
+            ProcField::Exe => f.exe.as_deref().is_some_and(|e| glob.matches(e)),
+        }
     }
 }
 

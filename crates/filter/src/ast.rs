@@ -98,11 +98,18 @@ pub enum Field {
     Pid,
     /// `comm [=|!=] GLOB` (sockq): any owning process name.
     Comm,
+    /// `unit [=|!=] GLOB` (sockq): any owning process's systemd unit.
+    Unit,
+    /// `container [=|!=] GLOB` (sockq): any owning process's container
+    /// (its name, id, short id or `runtime:name` label).
+    Container,
+    /// `exe [=|!=] GLOB` (sockq): any owning process's binary path.
+    Exe,
 }
 
 impl Field {
     /// Every field.
-    pub const ALL: [Field; 16] = [
+    pub const ALL: [Field; 19] = [
         Field::Src,
         Field::Dst,
         Field::Sport,
@@ -119,6 +126,9 @@ impl Field {
         Field::Squeue,
         Field::Pid,
         Field::Comm,
+        Field::Unit,
+        Field::Container,
+        Field::Exe,
     ];
 
     /// The keyword.
@@ -140,6 +150,9 @@ impl Field {
             Field::Squeue => "squeue",
             Field::Pid => "pid",
             Field::Comm => "comm",
+            Field::Unit => "unit",
+            Field::Container => "container",
+            Field::Exe => "exe",
         }
     }
 

@@ -162,6 +162,7 @@ fn approx(n: &Node, over: bool, exact: &mut bool, user: &mut Vec<&'static str>) 
         Node::Squeue(..) => unknown("squeue"),
         Node::Pid(..) => unknown("pid"),
         Node::Comm(_) => unknown("comm"),
+        Node::Proc(..) => unknown("process facts"),
     }
 }
 

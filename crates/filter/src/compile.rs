@@ -10,7 +10,7 @@ use crate::bytecode;
 use crate::env::Env;
 use crate::error::{CompileError, CompileErrorKind};
 use crate::glob::Glob;
-use crate::node::{HostCond, Node, Side};
+use crate::node::{HostCond, NoFacts, Node, ProcField, ProcessFacts, Side};
 use crate::value;
 use sockq_model::{FamilySet, Owner, Socket, StateSet};
 
@@ -161,6 +161,18 @@ fn pred(
             *owners = true;
             Node::Comm(Glob::new(v, false))
         }
+        Field::Unit => {
+            *owners = true;
+            Node::Proc(ProcField::Unit, Glob::new(v, false))
+        }
+        Field::Container => {
+            *owners = true;
+            Node::Proc(ProcField::Container, Glob::new(v, false))
+        }
+        Field::Exe => {
+            *owners = true;
+            Node::Proc(ProcField::Exe, Glob::new(v, false))
+        }
     };
     Ok(if negate {
         Node::Not(Box::new(node))
@@ -174,7 +186,21 @@ impl Filter {
     /// (needed only when [`Filter::needs_owners`]). Works for every family.
     #[inline]
     pub fn matches(&self, s: &Socket, owners: &[Owner]) -> bool {
-        self.node.eval(s, owners)
+        self.node.eval(s, owners, &NoFacts)
+    }
+
+    /// [`Filter::matches`] with the owners' unit, container and binary
+    /// answered by `facts` (`unit`, `container`, `exe`; without facts those
+    /// match nothing).
+    #[inline]
+    pub fn matches_with(&self, s: &Socket, owners: &[Owner], facts: &dyn ProcessFacts) -> bool {
+        self.node.eval(s, owners, facts)
+    }
+
+    /// Whether `unit`, `container` or `exe` appear: the caller must give
+    /// [`ProcessFacts`] to [`Filter::matches_with`].
+    pub fn needs_process_facts(&self) -> bool {
+        self.node.uses_proc()
     }
 
     /// The inet_diag bytecode to send: it accepts a superset of what
@@ -189,7 +215,8 @@ impl Filter {
         self.kernel.exact
     }
 
-    /// Whether `pid` or `comm` appear, so the caller must build the process map.
+    /// Whether `pid`, `comm`, `unit`, `container` or `exe` appear, so the
+    /// caller must build the process map.
     pub fn needs_owners(&self) -> bool {
         self.owners
     }

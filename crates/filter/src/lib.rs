@@ -51,7 +51,7 @@ pub use compile::{Filter, compile};
 pub use env::Env;
 pub use error::{CompileError, CompileErrorKind};
 pub use glob::Glob;
-pub use node::{HostCond, Node, Side};
+pub use node::{HostCond, NoFacts, Node, ProcField, ProcessFacts, Side};
 pub use parse::{MAX_DEPTH, ParseError, ParseErrorKind, parse};
 pub use value::number;
 pub use words::{StateWordError, peel_state_words};

@@ -120,6 +120,36 @@ pub enum Node {
     Pid(Cmp, u32),
     /// `comm`: any owner's name.
     Comm(Glob),
+    /// `unit`, `container`, `exe`: a fact about any owner, asked of the
+    /// caller's [`ProcessFacts`].
+    Proc(ProcField, Glob),
+}
+
+/// The owner facts the filter asks the caller for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ProcField {
+    /// The systemd unit.
+    Unit,
+    /// The container (name, id, short id or `runtime:name`).
+    Container,
+    /// The binary's path.
+    Exe,
+}
+
+/// Answers `unit`, `container` and `exe` about an owning process. The
+/// filter does no I/O: the CLI reads `/proc` (and caches per pid).
+pub trait ProcessFacts {
+    /// Whether the process `pid` has a `field` value that `glob` matches.
+    fn matches(&self, pid: u32, field: ProcField, glob: &Glob) -> bool;
+}
+
+/// No facts: `unit`, `container` and `exe` match nothing.
+pub struct NoFacts;
+
+impl ProcessFacts for NoFacts {
+    fn matches(&self, _: u32, _: ProcField, _: &Glob) -> bool {
+        false
+    }
 }
 
 fn endpoint(s: &Socket, side: Side) -> &Endpoint {
@@ -279,11 +309,21 @@ fn autobound(s: &Socket, lo: u16, hi: u16) -> bool {
 }
 
 impl Node {
-    pub(crate) fn eval(&self, s: &Socket, owners: &[Owner]) -> bool {
+    /// Whether `unit`, `container` or `exe` appear in the tree.
+    pub(crate) fn uses_proc(&self) -> bool {
         match self {
-            Node::And(v) => v.iter().all(|n| n.eval(s, owners)),
-            Node::Or(v) => v.iter().any(|n| n.eval(s, owners)),
-            Node::Not(n) => !n.eval(s, owners),
+            Node::And(v) | Node::Or(v) => v.iter().any(Node::uses_proc),
+            Node::Not(n) => n.uses_proc(),
+            Node::Proc(..) => true,
+            _ => false,
+        }
+    }
+
+    pub(crate) fn eval(&self, s: &Socket, owners: &[Owner], facts: &dyn ProcessFacts) -> bool {
+        match self {
+            Node::And(v) => v.iter().all(|n| n.eval(s, owners, facts)),
+            Node::Or(v) => v.iter().any(|n| n.eval(s, owners, facts)),
+            Node::Not(n) => !n.eval(s, owners, facts),
             Node::Host(side, conds) => conds.iter().any(|c| host_cond(s, *side, c)),
             Node::Port(side, cmp, p) => {
                 side_port(s, *side).is_some_and(|x| cmp.test(x, i64::from(*p)))
@@ -299,6 +339,7 @@ impl Node {
             Node::Squeue(c, n) => c.test(s.send_q, *n),
             Node::Pid(c, n) => owners.iter().any(|o| c.test(o.pid, *n)),
             Node::Comm(g) => owners.iter().any(|o| g.matches(o.comm.as_bytes())),
+            Node::Proc(f, g) => owners.iter().any(|o| facts.matches(o.pid, *f, g)),
         }
     }
 }

@@ -48,7 +48,7 @@ pub enum ParseErrorKind {
     MissingOperand(String),
     /// `sportx = :80`.
     #[error(
-        "unknown keyword `{0}`: expected src, dst, sport, dport, dev, fwmark, cgroup, autobound, state, uid, user, inode, rqueue, squeue, pid or comm"
+        "unknown keyword `{0}`: expected src, dst, sport, dport, dev, fwmark, cgroup, autobound, state, uid, user, inode, rqueue, squeue, pid, comm, unit, container or exe"
     )]
     UnknownKeyword(String),
     /// `sport = 80 or 443`.

@@ -115,21 +115,7 @@ impl<'a> Detailer<'a> {
     }
 
     fn identity_at(&mut self, anchor: BorrowedFd<'_>) -> Identity {
-        let mut buf = vec![0u8; MAX_CGROUP];
-        let Ok(n) = read_prefix(anchor, c"cgroup", &mut buf) else {
-            return Identity::default();
-        };
-        let text = String::from_utf8_lossy(buf.get(..n).unwrap_or_default());
-        let facts = cgroup::parse(&text);
-        Identity {
-            unit: facts.unit,
-            user_unit: facts.user_unit,
-            slice: facts.slice,
-            container: facts
-                .container
-                .map(|(rt, id)| self.containers.lookup(rt, &id)),
-            pod: facts.pod_uid.map(|uid| self.containers.pod(&uid)),
-        }
+        identity_at(anchor, &mut self.containers)
     }
 
     fn anchor(&self, pid: u32) -> Result<OwnedFd, Errno> {
@@ -453,6 +439,37 @@ impl<'a> Detailer<'a> {
             }
         }
         None
+    }
+}
+
+/// The unit and container of one process, with a caller-kept container
+/// cache (for callers that cannot keep a [`Detailer`], such as a filter
+/// shared between threads). A process that cannot be read has an empty
+/// identity.
+pub fn identity(proc_root: &Path, pid: u32, containers: &mut Containers) -> Identity {
+    let mut nb = [0u8; 12];
+    match open_anchor(
+        CWD,
+        proc_root.join(num_cstr(pid, &mut nb).to_string_lossy().as_ref()),
+    ) {
+        Ok(a) => identity_at(a.as_fd(), containers),
+        Err(_) => Identity::default(),
+    }
+}
+
+fn identity_at(anchor: BorrowedFd<'_>, containers: &mut Containers) -> Identity {
+    let mut buf = vec![0u8; MAX_CGROUP];
+    let Ok(n) = read_prefix(anchor, c"cgroup", &mut buf) else {
+        return Identity::default();
+    };
+    let text = String::from_utf8_lossy(buf.get(..n).unwrap_or_default());
+    let facts = cgroup::parse(&text);
+    Identity {
+        unit: facts.unit,
+        user_unit: facts.user_unit,
+        slice: facts.slice,
+        container: facts.container.map(|(rt, id)| containers.lookup(rt, &id)),
+        pod: facts.pod_uid.map(|uid| containers.pod(&uid)),
     }
 }
 

@@ -79,7 +79,7 @@ mod scan;
 use std::path::PathBuf;
 
 pub use containers::{Containers, StateDirs};
-pub use detail::{DEV_LOG, Detailer, JOURNAL_STDOUT, PeerLookup, UnixPeer};
+pub use detail::{DEV_LOG, Detailer, JOURNAL_STDOUT, PeerLookup, UnixPeer, identity};
 pub use info::{process_info, process_info_with};
 pub use passwd::UserNames;
 pub use scan::{End, EndKind, OwnerMap, scan, scan_filtered, scan_with_ends};

@@ -24,89 +24,7 @@ pub struct JsonPrinter<W: Write> {
     summary: Option<Vec<u8>>,
 }
 
-/// A tiny JSON object writer over a byte buffer.
-pub struct Obj<'a> {
-    b: &'a mut Vec<u8>,
-    first: bool,
-}
-
-impl<'a> Obj<'a> {
-    /// Opens an object.
-    pub fn new(b: &'a mut Vec<u8>) -> Obj<'a> {
-        b.push(b'{');
-        Obj { b, first: true }
-    }
-
-    fn key(&mut self, k: &str) {
-        if !self.first {
-            self.b.push(b',');
-        }
-        self.first = false;
-        self.b.push(b'"');
-        self.b.extend_from_slice(k.as_bytes());
-        self.b.extend_from_slice(b"\":");
-    }
-
-    /// A number field.
-    pub fn num(&mut self, k: &str, v: impl Into<u64>) -> &mut Self {
-        self.key(k);
-        super::num::push_u64(self.b, v.into());
-        self
-    }
-
-    /// A signed number field.
-    pub fn int(&mut self, k: &str, v: i64) -> &mut Self {
-        self.key(k);
-        if v < 0 {
-            self.b.push(b'-');
-        }
-        super::num::push_u64(self.b, v.unsigned_abs());
-        self
-    }
-
-    /// A float field.
-    pub fn float(&mut self, k: &str, v: f64) -> &mut Self {
-        self.key(k);
-        if v.is_finite() {
-            let _ = write!(self.b, "{v}");
-        } else {
-            self.b.push(b'0');
-        }
-        self
-    }
-
-    /// A boolean field.
-    pub fn bool(&mut self, k: &str, v: bool) -> &mut Self {
-        self.key(k);
-        self.b.extend_from_slice(if v { b"true" } else { b"false" });
-        self
-    }
-
-    /// A string field (bytes that are not UTF-8 become U+FFFD).
-    pub fn str(&mut self, k: &str, v: &[u8]) -> &mut Self {
-        self.key(k);
-        push_str(self.b, v);
-        self
-    }
-
-    /// A nested value written by `f`.
-    pub fn raw(&mut self, k: &str, f: impl FnOnce(&mut Vec<u8>)) -> &mut Self {
-        self.key(k);
-        f(self.b);
-        self
-    }
-
-    /// Closes the object.
-    pub fn end(&mut self) {
-        self.b.push(b'}');
-    }
-}
-
-/// Appends a JSON string: [`crate::sanitize::json_str`], the one JSON
-/// escaping function.
-pub fn push_str(b: &mut Vec<u8>, v: &[u8]) {
-    crate::sanitize::json_str(b, v);
-}
+pub use super::json_obj::{Obj, push_str};
 
 fn push_addr(b: &mut Vec<u8>, a: IpAddr) {
     b.push(b'"');
@@ -251,65 +169,6 @@ fn tcp_info(b: &mut Vec<u8>, t: &sockq_model::TcpInfo) {
         total_rto_time,
         received_ce
     );
-    o.end();
-}
-
-/// A link target without the kernel's ` (deleted)` suffix, and whether it
-/// had one.
-fn without_deleted(v: &[u8]) -> (&[u8], bool) {
-    match v.strip_suffix(b" (deleted)") {
-        Some(p) => (p, true),
-        None => (v, false),
-    }
-}
-
-fn process_info(b: &mut Vec<u8>, p: &ProcessInfo) {
-    let mut o = Obj::new(b);
-    o.num("pid", p.pid).num("ppid", p.ppid).num("uid", p.uid);
-    if let Some(u) = &p.user {
-        o.str("user", u.as_bytes());
-    }
-    o.str("comm", p.comm.as_bytes());
-    o.raw("cmdline", |b| {
-        b.push(b'[');
-        for (i, a) in p.cmdline.iter().enumerate() {
-            if i > 0 {
-                b.push(b',');
-            }
-            push_str(b, a);
-        }
-        b.push(b']');
-    });
-    if let Some(e) = &p.exe {
-        o.str("exe", e).bool("exe_deleted", p.exe_deleted);
-    }
-    // The kernel marks a removed target with a ` (deleted)` suffix: JSON
-    // gives the path and a flag, as for `exe`.
-    for (key, flag, v) in [
-        ("cwd", "cwd_deleted", &p.cwd),
-        ("stdout", "stdout_deleted", &p.stdout),
-        ("stderr", "stderr_deleted", &p.stderr),
-    ] {
-        if let Some(v) = v {
-            let (path, deleted) = without_deleted(v);
-            o.str(key, path).bool(flag, deleted);
-        }
-    }
-    o.raw("log_files", |b| {
-        b.push(b'[');
-        for (i, f) in p.log_files.iter().enumerate() {
-            if i > 0 {
-                b.push(b',');
-            }
-            let mut fo = Obj::new(b);
-            fo.num("fd", f.fd)
-                .str("path", &f.target)
-                .bool("append", f.append)
-                .bool("deleted", f.deleted);
-            fo.end();
-        }
-        b.push(b']');
-    });
     o.end();
 }
 
@@ -528,7 +387,7 @@ impl<W: Write> JsonPrinter<W> {
                             b.push(b',');
                         }
                         seen.push(ow.pid);
-                        process_info(b, p);
+                        super::json_process::process_info(b, p);
                     }
                 }
                 b.push(b']');

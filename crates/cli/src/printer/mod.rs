@@ -3,6 +3,8 @@
 pub mod blocks;
 pub mod ext;
 pub mod json;
+pub mod json_obj;
+pub mod json_process;
 pub mod num;
 pub mod process;
 pub mod row;

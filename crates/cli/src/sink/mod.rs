@@ -35,6 +35,8 @@ pub struct Sink<'a> {
     out: Output<'a>,
     /// `--metrics`: takes the sockets instead of `out`, which stays unused.
     metrics: Option<MetricsSink>,
+    /// Sockets shown so far (for the hint when nothing matched here).
+    shown: u64,
 }
 
 impl<'a> Sink<'a> {
@@ -44,6 +46,7 @@ impl<'a> Sink<'a> {
             kill,
             out,
             metrics: None,
+            shown: 0,
         }
     }
 
@@ -59,6 +62,7 @@ impl<'a> Sink<'a> {
     pub fn socket(&mut self, s: &Socket, owners: &[Owner]) -> ControlFlow<()> {
         if let Some(m) = &mut self.metrics {
             m.socket(s, owners);
+            self.shown += 1;
             return ControlFlow::Continue(());
         }
         if let Some(k) = &mut self.kill
@@ -70,7 +74,13 @@ impl<'a> Sink<'a> {
             self.out.set_error(e);
             return ControlFlow::Break(());
         }
+        self.shown += 1;
         ControlFlow::Continue(())
+    }
+
+    /// How many sockets [`Sink::socket`] has shown.
+    pub fn shown(&self) -> u64 {
+        self.shown
     }
 
     /// `-E`: one event, stamped with the time now, printed and flushed.
