@@ -390,6 +390,9 @@ fn stderr_into_tee_shows_the_file_through_the_pipe() {
         .arg(&file)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
+        // Not the test's own stderr: when that is a file (CI's log), tee
+        // writes it too, and rightly shows it.
+        .stderr(Stdio::null())
         .spawn()
         .unwrap_or_else(|e| panic!("tee: {e}"));
     let tee_in = tee.stdin.take();

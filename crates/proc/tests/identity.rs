@@ -163,6 +163,9 @@ fn stderr_into_tee_append_finds_the_file_through_the_pipe() {
         .arg(&file)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
+        // Not the test's own stderr: when that is a file (CI's log), the
+        // reader would write it too.
+        .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let tee_in = tee.stdin.take().unwrap();
@@ -221,6 +224,7 @@ fn fifo_reader_found_by_path() {
         .arg("sh")
         .arg(&fifo)
         .arg(&log)
+        .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let reader_pid = reader.id();
@@ -365,6 +369,7 @@ fn stderr_into_logger_follows_two_hops_to_the_syslog_daemon() {
         .arg(&dir.0)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
+        .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let mut line = String::new();
