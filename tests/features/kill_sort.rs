@@ -227,11 +227,21 @@ fn all_netns_orders_rows_by_namespace_and_shows_owners_in_each() {
         })
         .collect();
     let me = std::process::id();
-    // Namespaces in name order (a was made first: its name sorts first), and
-    // within one namespace the kernel's order, so every row of a before b's.
-    let pos = |n: &str| rows.iter().position(|r| r.0 == n);
+    // Namespaces in name order (byte order: `sockq-P-100` sorts before
+    // `sockq-P-99`), and within one namespace the kernel's order, so every
+    // row of the first name before the other's.
+    let rows_of = |n: &str| -> Vec<usize> { (0..rows.len()).filter(|&i| rows[i].0 == n).collect() };
+    let (first, second) = if a.name() < b.name() {
+        (a.name(), b.name())
+    } else {
+        (b.name(), a.name())
+    };
     assert_eq!(rows.len(), 3, "{}", show_output(&out));
-    assert!(pos(a.name()) < pos(b.name()), "{}", show_output(&out));
+    assert!(
+        rows_of(first).iter().max() < rows_of(second).iter().min(),
+        "{}",
+        show_output(&out)
+    );
     assert!(
         rows.iter().filter(|r| r.0 == b.name()).count() == 2,
         "{}",
