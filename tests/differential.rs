@@ -330,9 +330,11 @@ fn own_numeric_ports(text: &str) -> Vec<String> {
 /// or a socket memory line whose drop counter moved ([`only_drops_differ`]), or the TIME-WAIT
 /// rows themselves differ (one expired: widths may then change everywhere).
 fn only_time_wait_differs(a: &str, b: &str) -> bool {
+    // Without a State column (`state time-wait`) a TIME-WAIT row shows by its timer.
+    let tw = |l: &str| l.contains("TIME-WAIT") || l.contains("timer:(timewait");
     let norm = |t: &str| -> Vec<String> {
         t.lines()
-            .filter(|l| l.contains("TIME-WAIT"))
+            .filter(|l| tw(l))
             .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
             .collect()
     };
