@@ -235,7 +235,20 @@ fn json_values_equal_the_table_field_by_field() {
                         Some(t["retrans"].to_string()),
                     )
                 });
-                if text_timer != json_timer {
+                // A persist timer's probe count moves by itself between the two runs
+                // (the peer's window stays shut while the flood waits): its name must
+                // match, its count may not.
+                let persist = |t: &Option<(Option<String>, Option<String>)>| {
+                    t.as_ref()
+                        .and_then(|(n, _)| n.as_deref())
+                        .is_some_and(|n| n == "persist")
+                };
+                let same = if persist(&text_timer) && persist(&json_timer) {
+                    true
+                } else {
+                    text_timer == json_timer
+                };
+                if !same {
                     fail(format!("timer {text_timer:?} against {json_timer:?}"));
                 }
             }
