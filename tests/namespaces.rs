@@ -1,7 +1,9 @@
 //! `-N`, `--all-netns`, `-K`, `-E` and `--sort`, on real sockets in private
 //! network namespaces created (and removed) by the tests.
 
-use crate::util::{Held, Netns, root_or_skip, run, run_ok, show_output, sockq, stdout_text};
+use crate::util::{
+    Held, Netns, root_or_skip, run, run_ok, show_output, sockq, stdout_text, subject_is_ss,
+};
 use std::io::{ErrorKind, Read};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::process::{Command, Stdio};
@@ -110,6 +112,53 @@ fn bad_namespace_names_it() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("\"sockq-no-such-ns\""), "{err}");
     assert!(err.contains("No such file"), "{err}");
+}
+
+/// With `-N`, the expression is checked before the namespace is entered: its errors exit 2 for
+/// everyone, also for a user who may not enter it (who gets 1 only for an interface name, which
+/// is looked up inside). Root gets the namespace's own answer for interface names.
+#[test]
+fn netns_filter_errors_come_before_entering() {
+    if !root_or_skip("netns_filter_errors_come_before_entering") || subject_is_ss() {
+        return;
+    }
+    let ns = Netns::new();
+    let copy = crate::util::PublicCopy::new();
+    let cases: [(&str, i32, i32); 5] = [
+        // (expression, root's exit, nobody's exit)
+        ("dev (", 2, 2),
+        ("user sockq-no-such-user", 2, 2),
+        ("sport = :http and (", 2, 2),
+        ("dev sockq-bogus0", 2, 1),
+        ("dev lo", 0, 1),
+    ];
+    let mut failures = Vec::new();
+    for (expr, root_code, nobody_code) in cases {
+        let as_root = run(sockq().args(["-N", ns.name(), "-tn", expr]));
+        let mut cmd = std::process::Command::new("setpriv");
+        cmd.args(crate::util::setpriv_nobody())
+            .arg(copy.bin())
+            .args(["-N", ns.name(), "-tn", expr]);
+        let as_nobody = crate::util::run_plain(&mut cmd);
+        for (who, out, want) in [
+            ("root", &as_root, root_code),
+            ("nobody", &as_nobody, nobody_code),
+        ] {
+            let err = String::from_utf8_lossy(&out.stderr);
+            let said = match want {
+                2 => err.contains(expr.split(' ').next().unwrap_or(expr)) || err.contains('^'),
+                1 => err.contains("cannot enter network namespace"),
+                _ => err.is_empty(),
+            };
+            if out.status.code() != Some(want) || !said {
+                failures.push(format!(
+                    "{who}, {expr:?}: want exit {want}\n{}",
+                    show_output(out)
+                ));
+            }
+        }
+    }
+    crate::util::assert_no_failures(&failures);
 }
 
 /// Three client/server pairs to one listener inside `ns`.

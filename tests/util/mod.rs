@@ -186,6 +186,18 @@ ESTAB  0      0           10.0.0.1:22        10.0.0.1:36266
         );
         assert!(!ok(&output(1, "", "sockq: EPERM\n"), &usage));
         assert!(ok(&output(2, "", "sockq: bad\n"), &usage));
+        // -N: only an interface name, looked up inside, may fail first at entering.
+        let no_dev = output(2, "", "sockq: no interface named \"x0\"\n");
+        let denied = output(
+            1,
+            "",
+            "sockq: cannot enter network namespace \"n\" (/run/netns/n): Operation not permitted\n",
+        );
+        assert!(ok(&denied, &no_dev));
+        assert!(
+            !ok(&denied, &usage),
+            "a syntax error is found before entering"
+        );
     }
 
     #[test]

@@ -219,12 +219,14 @@ pub fn build(cfg: &Config) -> Result<FilterSet, CliError> {
             &e.to_string(),
         ))
     })?;
-    // With --all-netns each namespace compiles interface names itself
-    // (FilterSet::for_this_netns); here they need not exist.
-    let env = HostEnv::new(cfg, cfg.all_netns, None);
+    // With --all-netns or -N the namespace compiles interface names itself
+    // (FilterSet::for_this_netns, FilterSet::in_this_netns); here they need
+    // not exist.
+    let elsewhere = cfg.all_netns || cfg.net.is_some();
+    let env = HostEnv::new(cfg, elsewhere, None);
     let (filter, bytecode) = compiled(cfg, &src, &expr, &env, true)?;
     let names = env.asked.take();
-    let per_netns = (cfg.all_netns && !names.is_empty()).then(|| PerNetns {
+    let per_netns = (elsewhere && !names.is_empty()).then(|| PerNetns {
         src,
         expr,
         hosts: env.hosts.take(),
@@ -304,6 +306,24 @@ impl FilterSet {
             per_netns: None,
         };
         Ok(Some((set, env.missing.take().into_iter().collect())))
+    }
+
+    /// For `-N`: the filter built on the host, compiled again in the calling
+    /// thread's namespace when it names interfaces. There, unlike with
+    /// `--all-netns`, a name with no interface is the usual filter error.
+    /// Host names keep the addresses looked up on the host.
+    pub fn in_this_netns(self, cfg: &Config) -> Result<FilterSet, CliError> {
+        let Some(p) = &self.per_netns else {
+            return Ok(self);
+        };
+        let env = HostEnv::new(cfg, false, Some(p.hosts.clone()));
+        let (filter, bytecode) = compiled(cfg, &p.src, &p.expr, &env, false)?;
+        Ok(FilterSet {
+            filter: Some(filter),
+            bytecode,
+            no_bytecode: self.no_bytecode,
+            per_netns: None,
+        })
     }
 
     /// The interface names the expression tests (for the `--all-netns` note

@@ -28,7 +28,12 @@ pub struct Plan {
 impl Plan {
     /// Builds the filter and resolves tables and families.
     pub fn new(cfg: &Config) -> Result<Plan, CliError> {
-        let filters = filtering::build(cfg)?;
+        Ok(Plan::with_filters(cfg, filtering::build(cfg)?))
+    }
+
+    /// Resolves tables and families for a filter built already (`-N`
+    /// builds it before entering the namespace).
+    pub fn with_filters(cfg: &Config, filters: FilterSet) -> Plan {
         let mut families = cfg.families;
         if let Some(r) = filters.family_restriction() {
             families = FamilySet(families.0 & r.0);
@@ -39,14 +44,14 @@ impl Plan {
             .filter(|t| !FamilySet(t.families().0 & families.0).is_empty())
             .filter(|t| !cfg.kill || t.is_inet())
             .collect();
-        Ok(Plan {
+        Plan {
             needs_owners: cfg.show.processes || filters.needs_owners(),
             filters,
             families,
             tables,
             extensions: inet_extensions(cfg),
             proc_root: proc_root(),
-        })
+        }
     }
 }
 

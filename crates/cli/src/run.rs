@@ -9,6 +9,7 @@
 
 use crate::config::{Config, Format};
 use crate::error::CliError;
+use crate::filtering::{self, FilterSet};
 use crate::names::Names;
 use crate::plan::Plan;
 use crate::printer::summary::{Sockstat, SummaryCounts};
@@ -44,12 +45,27 @@ pub fn run(cfg: &Config) -> Result<Outcome, CliError> {
     if cfg.kill {
         kill::check_words(cfg)?;
     }
+    // -N: the expression is compiled here first, so that its errors are
+    // usage errors for everyone, also for a user who may not enter the
+    // namespace. Interface names are checked again inside, where they live.
+    let outside = match &cfg.net {
+        Some(_) => {
+            let filters = filtering::build(cfg)?;
+            if cfg.kill {
+                kill::check_selection(cfg, &filters)?;
+            }
+            Some(filters)
+        }
+        None => None,
+    };
     match Scope::of(cfg)? {
         Scope::All => run_all(cfg),
         // The whole run happens on a thread inside the namespace: sockets,
         // interface names, /proc/thread-self/net and -s all answer for it.
-        Scope::Inside(target) => crate::scope::run_inside(&target, || run_here(cfg, true)),
-        Scope::Here => run_here(cfg, false),
+        Scope::Inside(target) => {
+            crate::scope::run_inside(&target, move || run_here(cfg, true, outside))
+        }
+        Scope::Here => run_here(cfg, false, outside),
     }
 }
 
@@ -60,10 +76,14 @@ fn explain(plan: &Plan) -> Result<Outcome, CliError> {
 }
 
 /// Runs the command in the calling thread's namespace. `in_netns`: the
-/// thread entered a namespace of its own (`-N`).
-fn run_here(cfg: &Config, in_netns: bool) -> Result<Outcome, CliError> {
+/// thread entered a namespace of its own (`-N`); `outside`: the filter
+/// built before entering it.
+fn run_here(cfg: &Config, in_netns: bool, outside: Option<FilterSet>) -> Result<Outcome, CliError> {
     let start = Instant::now();
-    let plan = Plan::new(cfg)?;
+    let plan = match outside {
+        Some(f) => Plan::with_filters(cfg, f.in_this_netns(cfg)?),
+        None => Plan::new(cfg)?,
+    };
     if cfg.kill {
         // After the filter is built: an empty -F is no selection.
         kill::check_selection(cfg, &plan.filters)?;
