@@ -1,7 +1,7 @@
 //! Features the other files do not run end to end, each on real sockets in a private
 //! namespace: the sockq-only predicates against real processes, `-K`'s selection (TCP with
 //! `-a`, UDP, what it refuses), `--sort` by every key, `--all-netns` usage errors, the
-//! selection flags (`-M`, `--udplite`, `-S`, `-d`, `-Q`), the states FIN-WAIT-1 and LAST-ACK,
+//! selection flags (`-M`, `--udplite`, `-S`, `-d`, `-Q`), the states FIN-WAIT-1, LAST-ACK, SYN-RECV and CLOSING,
 //! and the runtime paths `--explain`, `-D -`, `COLUMNS`, long-option abbreviations and options
 //! after filter words.
 //!

@@ -8,8 +8,8 @@
 use crate::error::Error;
 use crate::inet::decode_inet;
 use crate::msg::{
-    self, Messages, NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, NLMSG_NOOP, NLMSG_OVERRUN, NlHeader,
-    align4,
+    self, Messages, NLM_F_DUMP_INTR, NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, NLMSG_NOOP,
+    NLMSG_OVERRUN, NlHeader, align4,
 };
 use sockq_model::{Socket, Table};
 use std::io::{ErrorKind, Read};
@@ -31,6 +31,23 @@ pub enum ReplayMode {
     /// `--replay`: every message of the file; NLMSG_DONE ends one dump and
     /// the next one follows.
     Whole,
+}
+
+/// Whether the kernel said, in this message, that the captured dump is
+/// incomplete: NLM_F_DUMP_INTR (the table changed during the walk) or
+/// NLMSG_OVERRUN. A live dump would be made again; a file can only say so.
+fn flags_a_gap(h: &NlHeader) -> bool {
+    h.flags & NLM_F_DUMP_INTR != 0 || h.ty == NLMSG_OVERRUN
+}
+
+/// The end of a replay: [`Error::DumpInterrupted`] (after every row was
+/// delivered) when a message flagged a gap.
+fn ended(gap: bool) -> Result<(), Error> {
+    if gap {
+        Err(Error::DumpInterrupted { attempts: 1 })
+    } else {
+        Ok(())
+    }
 }
 
 /// What to do with one message of a dump file.
@@ -74,18 +91,21 @@ fn on_message(
 /// ([`ReplayMode::Whole`] over bytes already in memory).
 ///
 /// NLMSG_ERROR in the file gives [`Error::Kernel`]; a message cut short
-/// gives [`Error::Truncated`].
+/// gives [`Error::Truncated`]; a message the kernel flagged (the capture
+/// was interrupted) gives [`Error::DumpInterrupted`] after every row.
 pub fn replay(
     data: &[u8],
     on_socket: &mut dyn FnMut(&Socket) -> ControlFlow<()>,
 ) -> Result<(), Error> {
+    let mut gap = false;
     for m in Messages::new(data) {
         let (h, payload, at) = m?;
+        gap |= flags_a_gap(&h);
         if on_message(&h, payload, at as u64, on_socket)?.is_break() {
-            break;
+            return Ok(());
         }
     }
-    Ok(())
+    ended(gap)
 }
 
 /// Reads up to `buf.len()` bytes; fewer only at the end of the input.
@@ -109,6 +129,8 @@ fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> Result<usize, Error> {
 /// [`MAX_MESSAGE_BYTES`]; past [`MAX_DUMP_BYTES`] the replay fails with
 /// [`Error::Decode`]. A header claiming fewer than 16 bytes (such as the
 /// zeros of `/dev/zero`) or a message cut short gives [`Error::Truncated`].
+/// A message the kernel flagged when the file was captured (NLM_F_DUMP_INTR,
+/// NLMSG_OVERRUN) gives [`Error::DumpInterrupted`] once every row is out.
 pub fn replay_reader(
     input: &mut dyn Read,
     mode: ReplayMode,
@@ -116,6 +138,7 @@ pub fn replay_reader(
 ) -> Result<(), Error> {
     let mut buf = vec![0u8; NLMSG_HDRLEN];
     let mut at: u64 = 0;
+    let mut gap = false;
     loop {
         if at >= MAX_DUMP_BYTES {
             return Err(Error::Decode(format!(
@@ -126,7 +149,7 @@ pub fn replay_reader(
         buf.resize(NLMSG_HDRLEN, 0);
         let got = read_full(input, &mut buf)?;
         if got == 0 {
-            return Ok(());
+            return ended(gap);
         }
         let hdr = match NlHeader::parse(&buf[..got]) {
             Some(h) if got == NLMSG_HDRLEN => h,
@@ -171,15 +194,16 @@ pub fn replay_reader(
         let mut pad = [0u8; 3];
         let pad_len = align4(len) - len;
         let padded = read_full(input, &mut pad[..pad_len])?;
+        gap |= flags_a_gap(&hdr);
         if hdr.ty == NLMSG_DONE && mode == ReplayMode::FirstDump {
-            return Ok(());
+            return ended(gap);
         }
         let payload = buf.get(NLMSG_HDRLEN..len).unwrap_or_default();
         if on_message(&hdr, payload, at, on_socket)?.is_break() {
             return Ok(());
         }
         if padded < pad_len {
-            return Ok(());
+            return ended(gap);
         }
         at += align4(len) as u64;
     }
@@ -241,6 +265,30 @@ mod tests {
         })
         .unwrap();
         assert_eq!(m, 3);
+    }
+
+    #[test]
+    fn a_flagged_message_still_gives_every_row_then_says_so() {
+        let mut flagged = sock_msg();
+        flagged[6..8].copy_from_slice(&(2 | NLM_F_DUMP_INTR).to_ne_bytes());
+        let file = [sock_msg(), flagged, sock_msg(), done_msg()].concat();
+        for mode in [ReplayMode::FirstDump, ReplayMode::Whole] {
+            let (r, n) = count(&file, mode);
+            assert!(
+                matches!(r, Err(Error::DumpInterrupted { attempts: 1 })),
+                "{r:?}"
+            );
+            assert_eq!(n, 3);
+        }
+        let mut n = 0;
+        let r = replay(&file, &mut |_| {
+            n += 1;
+            ControlFlow::Continue(())
+        });
+        assert!(matches!(r, Err(Error::DumpInterrupted { .. })) && n == 3);
+        // Unflagged, the same file is clean.
+        let clean = [sock_msg(), sock_msg(), done_msg()].concat();
+        assert!(count(&clean, ReplayMode::Whole).0.is_ok());
     }
 
     #[test]

@@ -136,8 +136,15 @@ impl Dump<'_> {
                 && let TcpSource::Replay { file, what, mode } = self.tcp
             {
                 let mut file = file.borrow_mut();
-                sockq_netlink::replay_reader(&mut *file, *mode, &mut on_socket)
-                    .map_err(|e| CliError::Runtime(format!("replaying {what}: {e}")))?;
+                match sockq_netlink::replay_reader(&mut *file, *mode, &mut on_socket) {
+                    Ok(()) => {}
+                    // Captured from a dump the kernel flagged: every row is
+                    // shown, and the gap is said, as for a live dump.
+                    Err(NlError::DumpInterrupted { .. }) => warn(&format!(
+                        "{what}: the kernel flagged the captured dump as interrupted; rows may be missing"
+                    )),
+                    Err(e) => return Err(CliError::Runtime(format!("replaying {what}: {e}"))),
+                }
                 continue;
             }
             if table.is_inet() {
