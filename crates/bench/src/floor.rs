@@ -136,6 +136,60 @@ fn recv_until_done(sock: &OwnedFd, buf: &mut [u8]) -> Result<u64, BenchError> {
     }
 }
 
+/// The `/proc` floor: `readlinkat` on every fd of every process, which is
+/// what any map from socket inode to owner (`-p`, the `comm` labels of
+/// `--metrics`) must do, on `threads` threads taking processes in turn.
+/// Nothing is kept; returns how many fds were socket links.
+pub fn proc_walk_count(threads: usize) -> Result<u64, BenchError> {
+    use std::os::unix::ffi::OsStrExt;
+    use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+    let pids: Vec<u32> = std::fs::read_dir("/proc")
+        .ctx(|| "listing /proc".to_owned())?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    let next = AtomicUsize::new(0);
+    let sockets = AtomicU64::new(0);
+    let walk = || {
+        let mut link = [0u8; 64];
+        let mut name = Vec::with_capacity(16);
+        while let Some(pid) = pids.get(next.fetch_add(1, Ordering::Relaxed)) {
+            let path = format!("/proc/{pid}/fd");
+            // A process that exits, or that we may not read, is skipped.
+            let (Ok(dir), Ok(entries)) = (std::fs::File::open(&path), std::fs::read_dir(&path))
+            else {
+                continue;
+            };
+            let mut n = 0;
+            for e in entries.flatten() {
+                name.clear();
+                name.extend_from_slice(e.file_name().as_bytes());
+                name.push(0);
+                // SAFETY: `name` is NUL-terminated and `link` is writable for
+                // its length; `dir` stays open across the call.
+                let len = unsafe {
+                    libc::readlinkat(
+                        dir.as_raw_fd(),
+                        name.as_ptr().cast(),
+                        link.as_mut_ptr().cast(),
+                        link.len(),
+                    )
+                };
+                if len > 7 && link.starts_with(b"socket:") {
+                    n += 1;
+                }
+            }
+            sockets.fetch_add(n, Ordering::Relaxed);
+        }
+    };
+    std::thread::scope(|s| {
+        for _ in 1..threads.max(1) {
+            s.spawn(walk);
+        }
+        walk();
+    });
+    Ok(sockets.into_inner())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

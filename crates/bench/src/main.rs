@@ -87,6 +87,9 @@ struct Args {
     /// Internal (floor): both families in one legacy request.
     #[arg(long, hide = true)]
     floor_one_walk: bool,
+    /// Internal: the /proc floor on this many threads; prints the socket fds.
+    #[arg(long, hide = true, default_value_t = 0)]
+    proc_floor: usize,
 }
 
 fn main() -> ExitCode {
@@ -99,6 +102,11 @@ fn main() -> ExitCode {
             udp: args.udp,
         })
         .map(|()| ExitCode::SUCCESS)
+    } else if args.proc_floor > 0 {
+        floor::proc_walk_count(args.proc_floor).map(|n| {
+            println!("{n}");
+            ExitCode::SUCCESS
+        })
     } else if args.floor {
         floor::dump_count(args.floor_ext, args.floor_one_walk).map(|n| {
             println!("{n}");
@@ -297,6 +305,7 @@ fn run_scale(
         }
         v
     };
+    let proc_args = |threads: usize| vec!["--proc-floor".to_owned(), threads.to_string()];
     let seen = match runner.run(&exe, &floor_args((0, false)), true)? {
         Ok(s) => s.head.trim().parse().unwrap_or(0),
         Err(e) => return Err(BenchError::Netlink(format!("floor dump failed: {e}"))),
@@ -323,24 +332,35 @@ fn run_scale(
         })
         .collect();
     let mut floors = [
-        ("TCP, no extensions, two walks (ss `-tan`)", (0u8, false)),
-        ("TCP, no extensions, one walk (sockq `-tan`)", (0, true)),
+        (
+            "TCP, no extensions, two walks (ss `-tan`)",
+            floor_args((0u8, false)),
+        ),
+        (
+            "TCP, no extensions, one walk (sockq `-tan`)",
+            floor_args((0, true)),
+        ),
         (
             "TCP + INFO, VEGAS, CONG, two walks (ss `-tanoie`)",
-            (floor::EXT_INFO, false),
+            floor_args((floor::EXT_INFO, false)),
         ),
         (
             "TCP + INFO, VEGAS, CONG, one walk (sockq `-tanoie`)",
-            (floor::EXT_INFO, true),
+            floor_args((floor::EXT_INFO, true)),
         ),
+        (
+            "/proc: readlinkat of every fd, one thread (any owner map: `-p`, metrics `comm`)",
+            proc_args(1),
+        ),
+        ("/proc: readlinkat of every fd, two threads", proc_args(2)),
     ]
-    .map(|(label, ext)| {
+    .map(|(label, args)| {
         (
             FloorResult {
                 label,
                 series: Series::default(),
             },
-            ext,
+            args,
         )
     });
 
@@ -376,8 +396,8 @@ fn run_scale(
             one(&mut runner, Tool::Ss, i, false)?;
             one(&mut runner, Tool::Sockq, i, false)?;
         }
-        for (f, ext) in &mut floors {
-            let out = runner.run(&exe, &floor_args(*ext), true)?;
+        for (f, args) in &mut floors {
+            let out = runner.run(&exe, args, true)?;
             f.series.note_output(&out, true);
         }
     }
@@ -394,8 +414,8 @@ fn run_scale(
                 one(&mut runner, tool, i, true)?;
             }
         }
-        for (f, ext) in &mut floors {
-            let out = runner.run(&exe, &floor_args(*ext), pipe)?;
+        for (f, args) in &mut floors {
+            let out = runner.run(&exe, args, pipe)?;
             f.series.note_output(&out, pipe);
             f.series.runs.push(out);
         }

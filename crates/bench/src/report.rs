@@ -274,7 +274,7 @@ pub fn scale_table(s: &ScaleResult, rounds: usize, warmup: usize) -> String {
             lines(&c.sockq),
         );
     }
-    o.push_str("\n| kernel floor: raw sock_diag dump, nothing decoded | wall | CPU | peak RSS | messages |\n|---|---:|---:|---:|---:|\n");
+    o.push_str("\n| floor: the kernel's work alone (a raw sock_diag dump, nothing decoded; the /proc fd walk, nothing kept) | wall | CPU | peak RSS | messages / socket fds |\n|---|---:|---:|---:|---:|\n");
     for f in &s.floors {
         let msgs = f.series.head.as_deref().map_or("—", str::trim);
         let _ = writeln!(
