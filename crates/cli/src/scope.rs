@@ -23,12 +23,19 @@ use sockq_netlink::ns::{NetnsId, enter_netns, netns_id};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, PoisonError};
 
 /// Where `ip netns` pins named namespaces.
 pub const NETNS_RUN_DIR: &str = "/var/run/netns";
 
 /// Worker threads for `--all-netns` (the dumps are kernel-bound).
 const WORKERS: usize = 2;
+
+/// Namespaces dumped ahead of the one being printed, at most.
+const AHEAD: usize = 2 * WORKERS;
+
+/// The `taken` count that tells workers to stop.
+const STOPPED: usize = usize::MAX;
 
 /// A namespace named on the command line.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -283,23 +290,43 @@ impl AllNetns {
     /// as results come in. A worker enters a namespace only when it is not
     /// in it already, so the caller's own namespace needs no privilege.
     /// An error from `take` stops the workers and ends the walk.
+    ///
+    /// At most [`AHEAD`] namespaces are dumped and not yet taken, so a slow
+    /// reader of the output holds a few namespaces' results, not the host's.
     pub fn each<T: Send>(
         &self,
         work: impl Fn() -> Result<T, CliError> + Sync,
         mut take: impl FnMut(&Namespace, Visit<T>) -> Result<(), CliError>,
     ) -> Result<(), CliError> {
         let next = AtomicUsize::new(0);
+        // How many results `take` has had; workers wait on it for room.
+        let taken = Mutex::new(0usize);
+        let room = Condvar::new();
+        let set_taken = |n: usize| {
+            *taken.lock().unwrap_or_else(PoisonError::into_inner) = n;
+            room.notify_all();
+        };
         std::thread::scope(|sc| -> Result<(), CliError> {
             let (tx, rx) = std::sync::mpsc::channel::<(usize, Visit<T>)>();
             for _ in 0..WORKERS.min(self.spaces.len()) {
                 let tx = tx.clone();
-                let (next, work) = (&next, &work);
+                let (next, work, taken, room) = (&next, &work, &taken, &room);
                 sc.spawn(move || {
                     // The namespace this thread is in: the process's, at first.
                     let mut here = netns_id(Path::new("/proc/thread-self/ns/net")).ok();
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(ns) = self.spaces.get(i) else { break };
+                        // The result for `taken` is never waiting here (it is
+                        // within AHEAD), so this always ends.
+                        let mut t = taken.lock().unwrap_or_else(PoisonError::into_inner);
+                        while *t != STOPPED && i >= *t + AHEAD {
+                            t = room.wait(t).unwrap_or_else(PoisonError::into_inner);
+                        }
+                        if *t == STOPPED {
+                            break;
+                        }
+                        drop(t);
                         let path = match &ns.name {
                             Some(n) => self.run_dir.join(n),
                             None => ns.path(&self.proc_root),
@@ -333,8 +360,10 @@ impl AllNetns {
                     if let Err(e) = take(ns, r) {
                         // Stop the workers at once (a closed pipe).
                         next.store(usize::MAX / 2, Ordering::Relaxed);
+                        set_taken(STOPPED);
                         return Err(e);
                     }
+                    set_taken(want);
                 }
             }
             Ok(())
@@ -412,6 +441,45 @@ mod tests {
         assert_eq!(ns.label(), "blue");
         ns.host = true;
         assert_eq!(ns.label(), "host");
+    }
+
+    /// Ten visits of this thread's own namespace (no setns needed) with a
+    /// slow `take`: the workers never get more than AHEAD results ahead, and
+    /// every namespace is still taken once, in order.
+    #[test]
+    fn workers_stay_a_bounded_number_of_namespaces_ahead() {
+        let own = netns_id(Path::new("/proc/thread-self/ns/net")).unwrap_or_else(|e| panic!("{e}"));
+        let one = |i: u32| Namespace {
+            id: own,
+            name: Some(format!("n{i}")),
+            pid: None,
+            host: false,
+            container: None,
+        };
+        let all = AllNetns {
+            spaces: (0..10).map(one).collect(),
+            run_dir: PathBuf::from("/nonexistent"),
+            proc_root: PathBuf::from("/proc"),
+        };
+        let started = AtomicUsize::new(0);
+        let mut taken = 0usize;
+        let mut most_ahead = 0usize;
+        let mut order = Vec::new();
+        all.each(
+            || Ok(started.fetch_add(1, Ordering::SeqCst)),
+            |ns, v| {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                most_ahead = most_ahead.max(started.load(Ordering::SeqCst) - taken);
+                taken += 1;
+                assert!(matches!(v, Visit::Dumped(Ok(_))));
+                order.push(ns.label());
+                Ok(())
+            },
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(order, (0..10).map(|i| format!("n{i}")).collect::<Vec<_>>());
+        assert!(most_ahead <= AHEAD, "{most_ahead} dumped and not taken");
+        assert!(most_ahead >= 2, "the workers never ran ahead: {most_ahead}");
     }
 
     #[test]
