@@ -371,10 +371,21 @@ impl<'a> Detailer<'a> {
                 .map_or(ReaderKind::Other, |c| reader_kind(c.as_bytes()))
         });
         let mut logs: Vec<Vec<u8>> = Vec::new();
+        let mut next = None;
         if kind == ReaderKind::Conmon {
             let mut cmd = vec![0u8; MAX_CMDLINE];
             if let Ok(n) = read_prefix(&anchor, c"cmdline", &mut cmd) {
-                logs.extend(conmon_log_path(cmd.get(..n).unwrap_or_default()));
+                let cmd = cmd.get(..n).unwrap_or_default();
+                logs.extend(conmon_log_path(cmd));
+                // `--log-driver journald`: conmon sends each line to the journal.
+                next = conmon_journal(cmd).map(|command| Reader {
+                    kind: ReaderKind::Journal,
+                    pid: None,
+                    comm: None,
+                    logs: Vec::new(),
+                    command: Some(command),
+                    next: None,
+                });
             }
         }
         let fd_dir = open_dir(&anchor, c"fd").ok();
@@ -393,7 +404,6 @@ impl<'a> Detailer<'a> {
                 }
             }
         }
-        let mut next = None;
         // A fresh listing: `written_files` consumed `fd_dir`'s directory offset.
         if kind == ReaderKind::Logger
             && hop < MAX_HOPS
@@ -534,6 +544,58 @@ fn conmon_log_path(cmdline: &[u8]) -> Option<Vec<u8>> {
     None
 }
 
+/// The journal command for a conmon that logs to journald (`-l journald`,
+/// `-l journald:`, `--log-path journald`): conmon tags each entry with
+/// `CONTAINER_NAME` (from `-n`/`--name`) and `CONTAINER_ID_FULL` (from
+/// `-c`/`--cid`). The name is used when it is a podman name (letters,
+/// digits, `_.-`), else the id when it is hex.
+fn conmon_journal(cmdline: &[u8]) -> Option<String> {
+    let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
+    let value = |short: &[u8], long: &[u8]| -> Option<&[u8]> {
+        let mut it = args.iter();
+        while let Some(a) = it.next() {
+            if *a == short || *a == long {
+                return it.next().copied();
+            }
+            let with_eq = a.strip_prefix(long).and_then(|r| r.strip_prefix(b"="));
+            if with_eq.is_some() {
+                return with_eq;
+            }
+        }
+        None
+    };
+    let mut journald = false;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let v = if *a == b"-l" || *a == b"--log-path" {
+            it.next().copied()
+        } else {
+            a.strip_prefix(b"--log-path=")
+        };
+        journald |= v.is_some_and(|v| v == b"journald" || v.starts_with(b"journald:"));
+    }
+    if !journald {
+        return None;
+    }
+    let name_ok = |n: &[u8]| {
+        n.first().is_some_and(u8::is_ascii_alphanumeric)
+            && n.iter()
+                .all(|&b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+    };
+    if let Some(n) = value(b"-n", b"--name").filter(|n| name_ok(n)) {
+        return Some(format!(
+            "journalctl CONTAINER_NAME={}",
+            String::from_utf8_lossy(n)
+        ));
+    }
+    let id =
+        value(b"-c", b"--cid").filter(|c| !c.is_empty() && c.iter().all(u8::is_ascii_hexdigit))?;
+    Some(format!(
+        "journalctl CONTAINER_ID_FULL={}",
+        String::from_utf8_lossy(id)
+    ))
+}
+
 /// The command that shows what a process wrote to the journal.
 fn journalctl(pid: u32, identity: &Identity, stream: bool) -> String {
     match (&identity.unit, identity.user_unit, stream) {
@@ -563,6 +625,31 @@ mod tests {
         assert_eq!(conmon_log_path(b"conmon\0-l\0journald:\0"), None);
         assert_eq!(conmon_log_path(b"conmon\0-l\0"), None);
         assert_eq!(conmon_log_path(b""), None);
+    }
+
+    #[test]
+    fn conmon_journald() {
+        // As podman starts it (`--log-driver journald`).
+        let c = b"/usr/bin/conmon\0--api-version\x001\0-c\0abc123\0-u\0abc123\0-n\0web-1\0-l\0journald\0--log-level\0warning\0";
+        assert_eq!(
+            conmon_journal(c).as_deref(),
+            Some("journalctl CONTAINER_NAME=web-1")
+        );
+        assert_eq!(conmon_log_path(c), None);
+        assert_eq!(
+            conmon_journal(b"conmon\0--cid=ABCdef\0--log-path\0journald:\0").as_deref(),
+            Some("journalctl CONTAINER_ID_FULL=ABCdef")
+        );
+        // A name that is not podman's shape falls back to the id; neither: nothing.
+        assert_eq!(
+            conmon_journal(b"conmon\0-n\0a b\0-c\0ff\0-l\0journald\0").as_deref(),
+            Some("journalctl CONTAINER_ID_FULL=ff")
+        );
+        assert_eq!(conmon_journal(b"conmon\0-n\0a;b\0-l\0journald\0"), None);
+        assert_eq!(
+            conmon_journal(b"conmon\0-n\0web\0-l\0k8s-file:/x.log\0"),
+            None
+        );
     }
 
     #[test]
