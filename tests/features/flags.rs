@@ -87,6 +87,34 @@ fn selection_flags_from_the_command_line() {
     drop(held);
 }
 
+/// For each (state word, State column text, `local peer`): `-tn state WORD` lists exactly that
+/// socket, as ss does, and `-tan` names its state. Returns what failed.
+fn states_shown(ns: &Netns, cases: &[(&str, &str, String)]) -> Vec<String> {
+    let mut failures = Vec::new();
+    for (word, shown, who) in cases {
+        let ours = run_ok(&mut ns.sockq(["-tn", "state", word]));
+        let theirs = run_ok(&mut ns.ss(["-tn", "state", word]));
+        if endpoints(&ours) != vec![who.clone()] || endpoints(&ours) != endpoints(&theirs) {
+            failures.push(format!(
+                "state {word}: want {who}\n{}\nss:\n{}",
+                show_output(&ours),
+                show_output(&theirs)
+            ));
+        }
+        let all = run_ok(&mut ns.sockq(["-tan"]));
+        let named = parse_table(&stdout_text(&all)).rows.iter().any(|r| {
+            r.state.as_deref() == Some(*shown) && format!("{} {}", r.local, r.peer) == *who
+        });
+        if !named {
+            failures.push(format!(
+                "-tan does not show {shown} for {who}\n{}",
+                show_output(&all)
+            ));
+        }
+    }
+    failures
+}
+
 /// States a quiet loopback pair does not reach by itself: FIN-WAIT-1 (a FIN queued behind data
 /// the peer does not read) and LAST-ACK (the same, on the side that closed second).
 #[test]
@@ -117,31 +145,13 @@ fn states_fin_wait_1_and_last_ack() {
         let has = |s: &str| rows.iter().any(|r| r.state.as_deref() == Some(s));
         has("FIN-WAIT-1") && has("LAST-ACK")
     });
-    let mut failures = Vec::new();
-    for (word, shown, who) in [
-        ("fin-wait-1", "FIN-WAIT-1", pair_key(&fw1.0)),
-        ("last-ack", "LAST-ACK", pair_key(&la.1)),
-    ] {
-        let ours = run_ok(&mut ns.sockq(["-tn", "state", word]));
-        let theirs = run_ok(&mut ns.ss(["-tn", "state", word]));
-        let rows = parse_table(&stdout_text(&ours)).rows;
-        if endpoints(&ours) != vec![who.clone()] || endpoints(&ours) != endpoints(&theirs) {
-            failures.push(format!(
-                "state {word}: want {who}\n{}\nss:\n{}",
-                show_output(&ours),
-                show_output(&theirs)
-            ));
-        }
-        // With -a the State column names it.
-        let all = run_ok(&mut ns.sockq(["-tan"]));
-        let named = parse_table(&stdout_text(&all))
-            .rows
-            .iter()
-            .any(|r| r.state.as_deref() == Some(shown) && format!("{} {}", r.local, r.peer) == who);
-        if !named || rows.is_empty() {
-            failures.push(format!("-tan does not show {shown}\n{}", show_output(&all)));
-        }
-    }
+    let failures = states_shown(
+        &ns,
+        &[
+            ("fin-wait-1", "FIN-WAIT-1", pair_key(&fw1.0)),
+            ("last-ack", "LAST-ACK", pair_key(&la.1)),
+        ],
+    );
     crate::util::assert_no_failures(&failures);
     drop((l, fw1, la));
 }
@@ -202,32 +212,13 @@ fn states_syn_recv_and_closing() {
         let has = |s: &str| rows.iter().any(|r| r.state.as_deref() == Some(s));
         has("SYN-RECV") && has("CLOSING")
     });
-    let mut failures = Vec::new();
-    for (word, shown, who) in [
-        ("syn-recv", "SYN-RECV", syn_recv),
-        ("closing", "CLOSING", closing_key),
-    ] {
-        let ours = run_ok(&mut ns.sockq(["-tn", "state", word]));
-        let theirs = run_ok(&mut ns.ss(["-tn", "state", word]));
-        if endpoints(&ours) != vec![who.clone()] || endpoints(&ours) != endpoints(&theirs) {
-            failures.push(format!(
-                "state {word}: want {who}\n{}\nss:\n{}",
-                show_output(&ours),
-                show_output(&theirs)
-            ));
-        }
-        let all = run_ok(&mut ns.sockq(["-tan"]));
-        let named = parse_table(&stdout_text(&all))
-            .rows
-            .iter()
-            .any(|r| r.state.as_deref() == Some(shown) && format!("{} {}", r.local, r.peer) == who);
-        if !named {
-            failures.push(format!(
-                "-tan does not show {shown} for {who}\n{}",
-                show_output(&all)
-            ));
-        }
-    }
+    let failures = states_shown(
+        &ns,
+        &[
+            ("syn-recv", "SYN-RECV", syn_recv),
+            ("closing", "CLOSING", closing_key),
+        ],
+    );
     crate::util::assert_no_failures(&failures);
     drop((l, closing, py));
 }
