@@ -6,11 +6,13 @@
 //!
 //! Root-only tests skip with a reason when not root, and fail under `CI=true`.
 
-use crate::util::{root_or_skip, run_plain, sockq, stdout_text};
+use crate::util::{
+    Podman, TempDir, must, podman_or_skip, root_or_skip, run_plain, sockq, stdout_text,
+};
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::os::fd::OwnedFd;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -35,43 +37,6 @@ fn have_or_skip(test: &str, prog: &str) -> bool {
         println!("skipping {test}: {prog} is not installed");
     }
     found
-}
-
-/// Runs a command that must succeed; returns its stdout.
-fn must(cmd: &mut Command) -> String {
-    let shown = format!("{cmd:?}");
-    let o = run_plain(cmd);
-    assert!(
-        o.status.success(),
-        "{shown}: {}\n{}",
-        o.status,
-        String::from_utf8_lossy(&o.stderr)
-    );
-    stdout_text(&o)
-}
-
-fn quiet(cmd: &mut Command) {
-    let _ = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-}
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let p = std::env::temp_dir().join(format!("sockq-ide-{tag}-{}", unique()));
-        std::fs::create_dir_all(&p).unwrap_or_else(|e| panic!("mkdir {}: {e}", p.display()));
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// Kills and reaps children on drop.
@@ -109,95 +74,16 @@ fn blocks_in(out: &str) -> Vec<String> {
     v
 }
 
-/// A podman container (busybox httpd on 127.0.0.1:8080 in its own
-/// namespace) and its image, removed on drop whatever happens.
-struct Podman {
-    name: String,
-    image: String,
-    _rootfs: TempDir,
-}
-
-impl Drop for Podman {
-    fn drop(&mut self) {
-        quiet(Command::new("podman").args(["rm", "-f", "-t", "0", &self.name]));
-        quiet(Command::new("podman").args(["rmi", "-f", &self.image]));
-    }
-}
-
-fn busybox() -> Option<PathBuf> {
-    ["/bin/busybox", "/usr/bin/busybox"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.is_file())
-}
-
-fn podman_httpd(bb: &Path) -> Podman {
-    let tag = unique();
-    let rootfs = TempDir::new("rootfs");
-    let bin = rootfs.0.join("bin");
-    for d in [bin.clone(), rootfs.0.join("www")] {
-        std::fs::create_dir_all(&d).unwrap_or_else(|e| panic!("mkdir {}: {e}", d.display()));
-    }
-    std::fs::write(rootfs.0.join("www/index.html"), "ok\n").unwrap_or_default();
-    std::fs::copy(bb, bin.join("busybox")).unwrap_or_else(|e| panic!("copy busybox: {e}"));
-    for a in ["sh", "httpd"] {
-        std::os::unix::fs::symlink("busybox", bin.join(a)).unwrap_or_default();
-    }
-    let p = Podman {
-        name: format!("sockq-e2e-{tag}"),
-        image: format!("localhost/sockq-test-{tag}:1"),
-        _rootfs: rootfs,
-    };
-    must(Command::new("sh").arg("-c").arg(format!(
-        "tar -C '{}' -c . | podman import - '{}'",
-        p._rootfs.0.display(),
-        p.image
-    )));
-    must(Command::new("podman").args([
-        "run",
-        "-d",
-        "--name",
-        &p.name,
-        "--runtime",
-        "runc",
-        "--ulimit",
-        "nofile=1024:1024",
-        "--ulimit",
-        "nproc=1024:1024",
-        "--network",
-        "none",
-        "--log-driver",
-        "k8s-file",
-        &p.image,
-        "/bin/httpd",
-        "-f",
-        "-p",
-        "127.0.0.1:8080",
-        "-h",
-        "/www",
-    ]));
-    p
-}
-
 #[test]
 fn podman_container_named_in_all_netns_filtered_and_hinted() {
     let t = "podman_container_named_in_all_netns_filtered_and_hinted";
-    if !root_or_skip(t) || !have_or_skip(t, "podman") {
+    if !root_or_skip(t) || !podman_or_skip(t) {
         return;
     }
-    let Some(bb) = busybox() else {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "{t}: busybox-static is not installed"
-        );
-        println!("skipping {t}: busybox is not installed");
-        return;
-    };
-    let c = podman_httpd(&bb);
-    let id = must(Command::new("podman").args(["inspect", "-f", "{{.Id}}", &c.name]));
-    let id = id.trim();
-    let pid = must(Command::new("podman").args(["inspect", "-f", "{{.State.Pid}}", &c.name]));
-    let pid = pid.trim();
+    let c = Podman::httpd("127.0.0.1:8080");
+    let id = c.inspect("{{.Id}}");
+    let id = id.as_str();
+    let pid = c.pid();
     let filter = format!("container = {}", c.name);
     let label = format!("podman:{}", c.name);
 

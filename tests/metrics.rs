@@ -3,215 +3,28 @@
 //! connections), node_exporter's textfile collector serves the file to a
 //! Prometheus that scrapes every second, and the answers of Prometheus's
 //! HTTP API are checked against ss on the same sockets. Also: the number of
-//! series under 10,000 connections, atomic rewrites, and bad input.
+//! series under 10,000 connections, atomic rewrites, and bad input. And the
+//! `container` label of a real podman container's listener, through the
+//! same chain.
 //!
 //! node_exporter and Prometheus run on free loopback ports in their own
 //! process groups; a Drop guard kills each group and removes its data,
-//! whatever happens.
+//! whatever happens (tests/util/prometheus.rs).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use crate::process::h::{Nginx, TempDir, have_or_skip};
-use crate::util::{root_or_skip, run, run_plain, setpriv_nobody, show_output, sockq};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use crate::process::h::{Nginx, have_or_skip};
+use crate::util::{
+    NODE_EXPORTER, PROMETHEUS, PROMTOOL, Podman, TempDir, node_exporter, podman_or_skip,
+    prometheus, query, query_until, root_or_skip, run, run_plain, sample_value, setpriv_nobody,
+    show_output, sockq,
+};
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
-
-const NODE_EXPORTER: &str = "/usr/bin/prometheus-node-exporter";
-const PROMETHEUS: &str = "/usr/bin/prometheus";
-const PROMTOOL: &str = "/usr/bin/promtool";
-
-/// How long a server may take to come up, and Prometheus to show a value.
-const WAIT: Duration = Duration::from_secs(40);
-
-/// A free loopback port (bound, read, released: the server binds it next).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Minimal HTTP/1.0 GET over loopback: (status, body).
-fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
-    let mut s = TcpStream::connect(("127.0.0.1", port))?;
-    s.set_read_timeout(Some(Duration::from_secs(10)))?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n")?;
-    let mut resp = String::new();
-    s.read_to_string(&mut resp)?;
-    let status = resp
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = resp
-        .split_once("\r\n\r\n")
-        .map_or(String::new(), |(_, b)| b.to_string());
-    Ok((status, body))
-}
-
-/// Percent-encodes a query parameter.
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-/// A server in its own process group, with a data directory; Drop kills
-/// the group and removes the directory.
-struct Server {
-    child: Child,
-    port: u16,
-    dir: TempDir,
-}
-
-impl Server {
-    /// Starts `prog` with `args(port, dir)` until `ready_path` answers 200.
-    fn start(
-        name: &'static str,
-        prog: &str,
-        args: impl Fn(u16, &Path) -> Vec<String>,
-        ready_path: &str,
-    ) -> Server {
-        let mut last = String::new();
-        // A port taken between free_port and the server's bind: try again.
-        for _ in 0..3 {
-            let dir = TempDir::new(name);
-            let port = free_port();
-            let log = std::fs::File::create(dir.0.join("log")).unwrap();
-            let child = Command::new(prog)
-                .args(args(port, &dir.0))
-                .current_dir(&dir.0)
-                .stdin(Stdio::null())
-                .stdout(Stdio::from(log.try_clone().unwrap()))
-                .stderr(Stdio::from(log))
-                .process_group(0)
-                .spawn()
-                .unwrap_or_else(|e| panic!("start {prog}: {e}"));
-            let mut s = Server { child, port, dir };
-            let start = Instant::now();
-            loop {
-                if let Ok(Some(st)) = s.child.try_wait() {
-                    last = format!(
-                        "{name} exited ({st}): {}",
-                        std::fs::read_to_string(s.dir.0.join("log")).unwrap_or_default()
-                    );
-                    break;
-                }
-                if matches!(http_get(port, ready_path), Ok((200, _))) {
-                    return s;
-                }
-                if start.elapsed() > WAIT {
-                    panic!(
-                        "{name} not ready within {WAIT:?}: {}",
-                        std::fs::read_to_string(s.dir.0.join("log")).unwrap_or_default()
-                    );
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        }
-        panic!("{last}");
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(pid) = rustix::process::Pid::from_raw(self.child.id() as i32) {
-            let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        // `dir` (the TSDB, the logs) goes with its TempDir after this.
-    }
-}
-
-/// node_exporter with only the textfile collector, reading `dir`.
-fn node_exporter(dir: &Path) -> Server {
-    let d = dir.display().to_string();
-    Server::start(
-        "node-exporter",
-        NODE_EXPORTER,
-        move |port, _| {
-            vec![
-                "--collector.disable-defaults".into(),
-                "--collector.textfile".into(),
-                format!("--collector.textfile.directory={d}"),
-                format!("--web.listen-address=127.0.0.1:{port}"),
-            ]
-        },
-        "/metrics",
-    )
-}
-
-/// Prometheus scraping `target_port` every second.
-fn prometheus(target_port: u16) -> Server {
-    Server::start(
-        "prometheus",
-        PROMETHEUS,
-        move |port, dir| {
-            let conf = dir.join("prometheus.yml");
-            std::fs::write(
-                &conf,
-                format!(
-                    "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n\
-                     scrape_configs:\n  - job_name: node\n    static_configs:\n\
-                     \x20     - targets: ['127.0.0.1:{target_port}']\n"
-                ),
-            )
-            .unwrap();
-            vec![
-                format!("--config.file={}", conf.display()),
-                format!("--storage.tsdb.path={}", dir.join("data").display()),
-                format!("--web.listen-address=127.0.0.1:{port}"),
-            ]
-        },
-        "/-/ready",
-    )
-}
-
-/// The result vector of an instant query.
-fn query(prom: &Server, q: &str) -> Vec<serde_json::Value> {
-    let (status, body) = http_get(prom.port, &format!("/api/v1/query?query={}", urlencode(q)))
-        .unwrap_or_else(|e| panic!("query {q}: {e}"));
-    assert_eq!(status, 200, "query {q}: {body}");
-    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-    v["data"]["result"].as_array().cloned().unwrap_or_default()
-}
-
-/// Polls `q` until `ok` accepts the result, or panics with the last one.
-fn query_until(
-    prom: &Server,
-    q: &str,
-    ok: impl Fn(&[serde_json::Value]) -> bool,
-) -> Vec<serde_json::Value> {
-    let start = Instant::now();
-    loop {
-        let r = query(prom, q);
-        if ok(&r) {
-            return r;
-        }
-        assert!(
-            start.elapsed() < WAIT,
-            "Prometheus never answered {q} as expected; last: {r:?}"
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    }
-}
-
-fn sample_value(v: &serde_json::Value) -> f64 {
-    v["value"][1]
-        .as_str()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(f64::NAN)
-}
 
 /// Runs `f` on a thread inside the named namespace.
 fn in_netns<T: Send>(name: &str, f: impl FnOnce() -> T + Send) -> T {
@@ -401,21 +214,9 @@ fn promtool_accepts_the_busy_scene() {
         .map(|l| value_of(l))
         .sum();
     assert!(conns >= 640.0, "{conns} connections counted:\n{text}");
-    let mut lint = Command::new(PROMTOOL)
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    lint.stdin.take().unwrap().write_all(&out.stdout).unwrap();
-    let res = lint.wait_with_output().unwrap();
-    assert!(
-        res.status.success(),
-        "promtool check metrics rejected sockq's output: {}\n{}\n{text}",
-        String::from_utf8_lossy(&res.stdout),
-        String::from_utf8_lossy(&res.stderr)
-    );
+    if let Err(e) = crate::util::promtool_check(&out.stdout) {
+        panic!("promtool check metrics rejected sockq's output: {e}\n{text}");
+    }
 }
 
 #[test]
@@ -688,4 +489,157 @@ fn direction_holds_when_the_selection_leaves_listeners_out() {
         assert_eq!(sum("in"), want_in, "{args:?}: {text}");
         assert_eq!(sum("out"), 3.0, "{args:?}: {text}");
     }
+}
+
+/// The labels of an exposition sample line (`name{k="v",...} value`), with
+/// the format's `\\`, `\"` and `\n` escapes undone.
+fn labels_of(line: &str) -> BTreeMap<String, String> {
+    let mut m = BTreeMap::new();
+    let Some(inner) = line.split_once('{').map(|(_, r)| r) else {
+        return m;
+    };
+    let mut chars = inner.chars();
+    loop {
+        let key: String = chars.by_ref().take_while(|&c| c != '=').collect();
+        let key = key.trim_start_matches(',');
+        if key.is_empty() || key.starts_with('}') || chars.next() != Some('"') {
+            return m;
+        }
+        let mut val = String::new();
+        while let Some(c) = chars.next() {
+            match c {
+                '"' => break,
+                '\\' => match chars.next() {
+                    Some('n') => val.push('\n'),
+                    Some(e) => val.push(e),
+                    None => {}
+                },
+                c => val.push(c),
+            }
+        }
+        m.insert(key.to_owned(), val);
+    }
+}
+
+#[test]
+fn labels_of_reads_escaped_values() {
+    let m = labels_of(r#"sockq_listening{netns="a,b",comm="x\"y\\z",unit=""} 1"#);
+    assert_eq!(m["netns"], "a,b");
+    assert_eq!(m["comm"], "x\"y\\z");
+    assert_eq!(m["unit"], "");
+    assert_eq!(m.len(), 3);
+}
+
+#[test]
+fn a_podman_container_listener_carries_its_container_label() {
+    let t = "a_podman_container_listener_carries_its_container_label";
+    if !root_or_skip(t)
+        || !podman_or_skip(t)
+        || !have_or_skip(t, PROMTOOL)
+        || !have_or_skip(t, NODE_EXPORTER)
+        || !have_or_skip(t, PROMETHEUS)
+    {
+        return;
+    }
+    // A port of this run's own rather than a usual one: the container has a
+    // namespace to itself (`--network none`), so any port is free in it.
+    let port = (20_000 + std::process::id() % 40_000).to_string();
+    let c = Podman::httpd(&format!("127.0.0.1:{port}"));
+    // The truth, from podman and the kernel.
+    let name = c.inspect("{{.Name}}");
+    assert_eq!(name, c.name, "podman names the container");
+    let pid = c.pid();
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap();
+    let comm = comm.trim_end();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    assert!(
+        status.lines().any(|l| l.starts_with("Uid:\t0\t")),
+        "httpd runs as root in the container: {status}"
+    );
+    let label = format!("podman:{name}");
+
+    // httpd listens a moment after `podman run` returns.
+    let start = Instant::now();
+    let (out, text) = loop {
+        let out = run(sockq().args(["--all-netns", "--metrics", "-tln"]));
+        assert!(out.status.success(), "{}", show_output(&out));
+        let text = String::from_utf8(out.stdout.clone()).unwrap();
+        if text.contains(&format!("container=\"{label}\""))
+            || start.elapsed() > Duration::from_secs(20)
+        {
+            break (out, text);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let ours: Vec<&str> = samples(&text)
+        .into_iter()
+        .filter(|l| labels_of(l).get("container") == Some(&label))
+        .collect();
+    // One listener: its inventory line and its accept queue's two.
+    let families: Vec<&str> = ours
+        .iter()
+        .map(|l| l.split_once('{').map_or(*l, |(f, _)| f))
+        .collect();
+    assert_eq!(
+        families,
+        [
+            "sockq_listening",
+            "sockq_listen_queue_length",
+            "sockq_listen_queue_limit"
+        ],
+        "the container's series:\n{text}"
+    );
+    for l in &ours {
+        let m = labels_of(l);
+        let want = [
+            ("netns", label.as_str()),
+            ("proto", "tcp"),
+            ("address", "127.0.0.1"),
+            ("port", &port),
+            ("comm", comm),
+            ("user", "root"),
+            ("container", &label),
+        ];
+        for (k, v) in want {
+            assert_eq!(m.get(k).map(String::as_str), Some(v), "{k} in {l}");
+        }
+    }
+    assert_eq!(value_of(ours[0]), 1.0, "{}", ours[0]);
+    assert!(value_of(ours[2]) >= 1.0, "httpd's backlog: {}", ours[2]);
+    // Every listening series of the container's namespace has the label,
+    // and none outside it (the socket count has no container label).
+    for l in samples(&text)
+        .into_iter()
+        .filter(|l| l.starts_with("sockq_listen"))
+    {
+        let m = labels_of(l);
+        let here = m.get("netns") == Some(&label);
+        assert_eq!(here, m.get("container") == Some(&label), "{l}");
+    }
+    if let Err(e) = crate::util::promtool_check(&out.stdout) {
+        panic!("promtool check metrics rejected sockq's output: {e}\n{text}");
+    }
+
+    // The same through the textfile collector and Prometheus.
+    let textdir = TempDir::new("podman-textfile");
+    let file = textdir.0.join("sockq.prom");
+    let out = run(sockq()
+        .args(["--all-netns", "--metrics-file"])
+        .arg(&file)
+        .arg("-tln"));
+    assert!(out.status.success(), "{}", show_output(&out));
+    let ne = node_exporter(&textdir.0);
+    let prom = prometheus(ne.port);
+    let is_ours = |s: &serde_json::Value| s["metric"]["container"] == label.as_str();
+    let r = query_until(&prom, r#"sockq_listening{container=~".+"}"#, |r| {
+        r.iter().any(is_ours)
+    });
+    let series: Vec<&serde_json::Value> = r.iter().filter(|s| is_ours(s)).collect();
+    assert_eq!(series.len(), 1, "{r:?}");
+    let m = &series[0]["metric"];
+    assert_eq!(m["netns"], label.as_str(), "{m}");
+    assert_eq!(m["port"], port.as_str(), "{m}");
+    assert_eq!(m["comm"], comm, "{m}");
+    assert_eq!(sample_value(series[0]), 1.0);
+    drop(c);
 }

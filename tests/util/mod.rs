@@ -1,6 +1,7 @@
 //! Shared helpers for the end-to-end tests, one file per concern: `run` (runners with
-//! timeouts), `shadow` (the unprivileged shadow), `scene` (namespaces and sockets) and `table`
-//! (parsing and comparing ss-style output).
+//! timeouts), `shadow` (the unprivileged shadow), `scene` (namespaces and sockets), `table`
+//! (parsing and comparing ss-style output), `podman` (a real container) and `prometheus`
+//! (node_exporter and Prometheus on loopback).
 //!
 //! * [`sockq`], [`ss`] and [`run`] start the two tools with a timeout.
 //! * [`run`] also runs every sockq command again as `nobody` (the unprivileged shadow, see
@@ -22,12 +23,16 @@ use std::ffi::OsString;
 use std::process::{Command, Output};
 
 mod oracle;
+mod podman;
+mod prometheus;
 mod run;
 mod scene;
 mod shadow;
 mod table;
 
 pub(crate) use oracle::*;
+pub(crate) use podman::*;
+pub(crate) use prometheus::*;
 pub(crate) use run::*;
 pub(crate) use scene::*;
 pub(crate) use shadow::*;

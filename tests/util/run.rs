@@ -230,3 +230,38 @@ impl Drop for TempFile {
         let _ = std::fs::remove_file(&self.path);
     }
 }
+
+/// A directory in the temporary directory (name: `sockq-TAG-PID-N`), removed with its contents
+/// on drop.
+pub(crate) struct TempDir(pub(crate) PathBuf);
+
+impl TempDir {
+    /// Creates the directory.
+    pub(crate) fn new(tag: &str) -> TempDir {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let p = std::env::temp_dir().join(format!("sockq-{tag}-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&p).unwrap_or_else(|e| panic!("mkdir {}: {e}", p.display()));
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs a command that must succeed (bounded by [`RUN_TIMEOUT`], no unprivileged shadow) and
+/// returns its stdout; panics with its status and stderr otherwise.
+pub(crate) fn must(cmd: &mut Command) -> String {
+    let shown = format!("{cmd:?}");
+    let o = run_plain(cmd);
+    assert!(
+        o.status.success(),
+        "{shown}: {}\n{}",
+        o.status,
+        String::from_utf8_lossy(&o.stderr)
+    );
+    stdout_text(&o)
+}
