@@ -373,6 +373,148 @@ fn stdout_to_the_journal_socket_is_reported_as_the_journal() {
     );
 }
 
+/// A journald of the test's own in a private mount namespace (tmpfs on `/run/systemd` and
+/// `/run/log`), so the host's journal, if it has one, is untouched. Commands made by
+/// [`PrivateJournal::inside`] see its sockets. Drop stops it, and its namespace goes with it.
+struct PrivateJournal(Child);
+
+const JOURNALD: &str = "set -e
+mkdir -p /run/systemd /run/log
+mount -t tmpfs tmpfs /run/systemd
+mount -t tmpfs tmpfs /run/log
+exec /lib/systemd/systemd-journald";
+
+impl PrivateJournal {
+    fn start() -> PrivateJournal {
+        let child = Command::new("unshare")
+            .args(["-m", "--propagation", "private", "sh", "-c", JOURNALD])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("unshare systemd-journald: {e}"));
+        let j = PrivateJournal(child);
+        let start = Instant::now();
+        while !run_plain(j.inside("test").args(["-S", "/run/systemd/journal/socket"]))
+            .status
+            .success()
+        {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "journald made no socket"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        j
+    }
+
+    /// `nsenter -t JOURNALD -m PROG`: PROG in the journal's mount namespace.
+    fn inside(&self, prog: &str) -> Command {
+        let mut c = Command::new("nsenter");
+        c.args(["-t", &self.0.id().to_string(), "-m", prog]);
+        c
+    }
+}
+
+impl Drop for PrivateJournal {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// podman's journald log driver (its default on hosts that run systemd): the container's
+/// stdout goes through a pipe to conmon, which sends each line to the journal. `-P` names the
+/// journal after conmon, with a journalctl command, and that command, run against the real
+/// journald, shows what the container wrote.
+#[test]
+fn podman_with_the_journald_driver_names_the_journal_command() {
+    let t = "podman_with_the_journald_driver_names_the_journal_command";
+    if !root_or_skip(t)
+        || !podman_or_skip(t)
+        || !have_or_skip(t, "nsenter")
+        || !have_or_skip(t, "journalctl")
+    {
+        return;
+    }
+    assert!(
+        std::path::Path::new("/lib/systemd/systemd-journald").is_file()
+            || std::env::var("CI").as_deref() != Ok("true"),
+        "{t}: systemd-journald is not installed, and CI=true forbids skipping"
+    );
+    if !std::path::Path::new("/lib/systemd/systemd-journald").is_file() {
+        println!("skipping {t}: systemd-journald is not installed");
+        return;
+    }
+    let journal = PrivateJournal::start();
+    let c = Podman::httpd_logging("127.0.0.1:8081", "journald", journal.inside("podman"));
+    let filter = format!("container = {}", c.name);
+    let start = Instant::now();
+    let out = loop {
+        let out = must(sockq().args(["--all-netns", "-tlnP", &filter]));
+        if !blocks_in(&out).is_empty() || start.elapsed() > Duration::from_secs(20) {
+            break out;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let blocks = blocks_in(&out);
+    assert_eq!(blocks.len(), 1, "{out}");
+    let want = format!(" \u{2192} journal (journalctl CONTAINER_NAME={})", c.name);
+    for fd in ["stdout", "stderr"] {
+        let line = blocks[0]
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{fd}:")))
+            .unwrap_or_else(|| panic!("no {fd} line: {out}"));
+        assert!(line.contains(" \u{2192} conmon (pid "), "{line}");
+        assert!(line.ends_with(&want), "{line}\nwant it to end with{want}");
+    }
+    // JSON: conmon, then the journal as the next hop.
+    let j = must(sockq().args(["--all-netns", "-tlnP", "--json", &filter]));
+    let v: serde_json::Value = serde_json::from_str(&j).unwrap_or_else(|e| panic!("{e}: {j}"));
+    let r = &v[0]["processes"][0]["stdout_stream"]["reader"];
+    assert_eq!(r["kind"], "conmon", "{j}");
+    assert_eq!(r["next"]["kind"], "journal", "{j}");
+    let command = r["next"]["command"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(
+        command,
+        format!("journalctl CONTAINER_NAME={}", c.name),
+        "{j}"
+    );
+    // The command works: httpd's log line for a request (`-v`: on stderr) is in the journal
+    // under that name.
+    let _ = run_plain(
+        Command::new("podman")
+            .args([
+                "exec",
+                &c.name,
+                "/bin/busybox",
+                "wget",
+                "-q",
+                "-O",
+                "/dev/null",
+            ])
+            .arg("http://127.0.0.1:8081/sockq-journal-probe"),
+    );
+    must(journal.inside("journalctl").arg("--flush"));
+    let mut args: Vec<&str> = command.split(' ').skip(1).collect();
+    args.extend(["-o", "cat", "--no-pager"]);
+    let start = Instant::now();
+    let logged = loop {
+        let o = run_plain(journal.inside("journalctl").args(&args));
+        let text = stdout_text(&o);
+        if text.contains("response:404") || start.elapsed() > Duration::from_secs(10) {
+            break text;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(
+        logged.contains("response:404"),
+        "`{command}` does not show the container's request log:\n{logged}"
+    );
+    drop(c);
+    drop(journal);
+}
+
 #[test]
 fn unprivileged_run_shows_no_other_users_process_and_says_so() {
     let t = "unprivileged_run_shows_no_other_users_process_and_says_so";

@@ -67,10 +67,17 @@ pub(crate) fn podman_or_skip(test: &str) -> bool {
 }
 
 impl Podman {
-    /// Imports busybox as a new image and runs `httpd -f -p LISTEN -h /www` in a container of
-    /// it, with the k8s-file log driver (so its output goes through conmon to `ctr.log`).
+    /// Imports busybox as a new image and runs `httpd -f -v -p LISTEN -h /www` in a container of
+    /// it (`-v`: a line on stderr per request), with the k8s-file log driver (so its output goes through conmon to `ctr.log`).
     /// Check [`podman_or_skip`] first.
     pub(crate) fn httpd(listen: &str) -> Podman {
+        Podman::httpd_logging(listen, "k8s-file", Command::new("podman"))
+    }
+
+    /// [`Podman::httpd`] with another log driver, `podman run` started by `podman` (a command
+    /// that runs podman, such as `nsenter -t PID -m podman` to run it in another mount
+    /// namespace, where conmon then stays).
+    pub(crate) fn httpd_logging(listen: &str, driver: &str, mut podman: Command) -> Podman {
         static N: AtomicUsize = AtomicUsize::new(0);
         let tag = format!(
             "{}-{}",
@@ -97,7 +104,7 @@ impl Podman {
             p.rootfs.display(),
             p.image
         )));
-        must(Command::new("podman").args([
+        must(podman.args([
             "run",
             "-d",
             "--name",
@@ -111,10 +118,11 @@ impl Podman {
             "--network",
             "none",
             "--log-driver",
-            "k8s-file",
+            driver,
             &p.image,
             "/bin/httpd",
             "-f",
+            "-v",
             "-p",
             listen,
             "-h",
