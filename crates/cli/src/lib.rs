@@ -20,6 +20,7 @@ pub mod config;
 pub mod error;
 pub mod filtering;
 pub mod generate;
+pub mod hints;
 pub mod names;
 pub mod outfile;
 pub mod plan;

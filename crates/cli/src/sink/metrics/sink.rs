@@ -106,8 +106,8 @@ impl MetricsSink {
             unreadable = m.denied();
             if unreadable > 0 {
                 // As select::owner_notice: root refused by a security
-                // module is not told to run as root.
-                let hint = if rustix::process::geteuid().is_root() {
+                // module is not told to run as root, nor a script.
+                let hint = if rustix::process::geteuid().is_root() || !crate::hints::wanted() {
                     ""
                 } else {
                     " Run as root to see every owner."
