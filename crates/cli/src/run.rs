@@ -242,7 +242,7 @@ fn hint_elsewhere(cfg: &Config, plan: &Plan, select: &Select<'_>, bytecode: Opti
             {
                 // Labels come from the system (container names): escaped.
                 let mut l = Vec::new();
-                crate::sanitize::escape_bytes(&mut l, ns.label().as_bytes());
+                crate::sanitize::escape_bytes(&mut l, &ns.label());
                 hits.push(format!(
                     "{} ({})",
                     String::from_utf8_lossy(&l),
@@ -376,9 +376,9 @@ fn run_all(cfg: &Config) -> Result<Outcome, CliError> {
                 Visit::Dumped(Err(CliError::Done)) | Visit::Vanished => {}
                 // Labels come from the system (/var/run/netns, container
                 // names): escaped like every other system string.
-                Visit::Denied => denied.push(escaped(ns.label().as_bytes())),
+                Visit::Denied => denied.push(escaped(&ns.label())),
                 Visit::Dumped(Err(e)) | Visit::Failed(e) => {
-                    failures.push(format!("{}: {e}", escaped(ns.label().as_bytes())));
+                    failures.push(format!("{}: {e}", escaped(&ns.label())));
                 }
             }
             Ok(())

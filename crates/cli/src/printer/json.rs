@@ -16,7 +16,7 @@ pub struct JsonPrinter<W: Write> {
     lines: bool,
     count: u64,
     buf: Vec<u8>,
-    netns: Option<String>,
+    netns: Option<Vec<u8>>,
     time: Option<f64>,
     /// `-K --dry-run`: the `action` field of every object.
     action: Option<&'static str>,
@@ -220,8 +220,8 @@ impl<W: Write> JsonPrinter<W> {
     /// Fields written first in the following objects: `netns` (the
     /// namespace label, `--all-netns`) and `time` (seconds since the epoch,
     /// `-E`). `None` leaves a field out.
-    pub fn set_context(&mut self, netns: Option<&str>, time: Option<f64>) {
-        self.netns = netns.map(str::to_owned);
+    pub fn set_context(&mut self, netns: Option<&[u8]>, time: Option<f64>) {
+        self.netns = netns.map(<[u8]>::to_vec);
         self.time = time;
     }
 
@@ -251,7 +251,7 @@ impl<W: Write> JsonPrinter<W> {
         let b = &mut self.buf;
         let mut o = Obj::new(b);
         if let Some(n) = &self.netns {
-            o.str("netns", n.as_bytes());
+            o.str("netns", n);
         }
         if let Some(t) = self.time {
             o.float("time", t);
