@@ -462,8 +462,8 @@ fn identity_at(anchor: BorrowedFd<'_>, containers: &mut Containers) -> Identity 
     let Ok(n) = read_prefix(anchor, c"cgroup", &mut buf) else {
         return Identity::default();
     };
-    let text = String::from_utf8_lossy(buf.get(..n).unwrap_or_default());
-    let facts = cgroup::parse(&text);
+    // Bytes: a cgroup may be named with any (cgroup.rs says why that is safe).
+    let facts = cgroup::parse(buf.get(..n).unwrap_or_default());
     Identity {
         unit: facts.unit,
         user_unit: facts.user_unit,

@@ -238,7 +238,7 @@ impl<W: Write> JsonPrinter<W> {
         show: &Show,
         names: &Names,
         info: &dyn Fn(u32) -> Option<&'i ProcessInfo>,
-        cgroup: &dyn Fn(u64) -> Option<&'c str>,
+        cgroup: &dyn Fn(u64) -> Option<&'c [u8]>,
     ) -> io::Result<()> {
         let mut b = std::mem::take(&mut self.buf);
         b.clear();
@@ -298,7 +298,7 @@ impl<W: Write> JsonPrinter<W> {
         {
             o.num("cgroup_id", id);
             if let Some(p) = cgroup(id) {
-                o.str("cgroup", p.as_bytes());
+                o.str("cgroup", p);
             }
         }
         if show.tos {
@@ -468,7 +468,7 @@ mod tests {
         let names = Names::new(true, false);
         let mut p = JsonPrinter::new(Vec::new(), true);
         p.socket(s, owners, &show, &names, &|_| None, &|_| {
-            Some("/system.slice/x.service")
+            Some(b"/system.slice/x.service".as_slice())
         })
         .unwrap_or_else(|e| panic!("{e}"));
         String::from_utf8_lossy(&p.out).into_owned()
