@@ -289,7 +289,7 @@ impl<'a> Output<'a> {
             })
         });
         if let Some(d) = detailer
-            && let Ok(detail) = d.detail(pid)
+            && let Ok(detail) = d.detail_of(&info)
         {
             info.detail = detail;
         }
