@@ -437,3 +437,116 @@ fn all_netns_resolves_dev_names_in_each_namespace() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// A namespace whose only name under /run/netns is not UTF-8 (`sockq-\xff-PID`, which
+/// `ip netns add` refuses): a bind mount of a namespace made under a plain name, which is then
+/// deleted. Unmounted and removed on drop.
+struct BytesNetns {
+    path: std::path::PathBuf,
+    tmp: String,
+}
+
+impl BytesNetns {
+    fn name(&self) -> &std::ffi::OsStr {
+        self.path.file_name().unwrap_or_default()
+    }
+}
+
+impl Drop for BytesNetns {
+    fn drop(&mut self) {
+        // Never panic in drop; each step may already be undone.
+        let _ = Command::new("umount").arg("-l").arg(&self.path).status();
+        let _ = std::fs::remove_file(&self.path);
+        let _ = Command::new("ip")
+            .args(["netns", "delete", &self.tmp])
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+#[test]
+fn all_netns_lists_a_name_that_is_not_utf8_escaped() {
+    use std::os::unix::ffi::OsStrExt as _;
+    if !root_or_skip("all_netns_lists_a_name_that_is_not_utf8_escaped") {
+        return;
+    }
+    if subject_is_ss() {
+        println!("skipping all_netns_lists_a_name_that_is_not_utf8_escaped: ss has no --all-netns");
+        return;
+    }
+    let pid = std::process::id();
+    let tmp = format!("sockq-tmp-{pid}");
+    let mut raw = b"sockq-\xff-".to_vec();
+    raw.extend_from_slice(pid.to_string().as_bytes());
+    let ns = BytesNetns {
+        path: std::path::Path::new("/run/netns").join(std::ffi::OsStr::from_bytes(&raw)),
+        tmp: tmp.clone(),
+    };
+    run_ok(Command::new("ip").args(["netns", "add", &tmp]));
+    std::fs::File::create_new(&ns.path)
+        .unwrap_or_else(|e| panic!("create {}: {e}", ns.path.display()));
+    run_ok(
+        Command::new("mount")
+            .arg("--bind")
+            .arg(format!("/run/netns/{tmp}"))
+            .arg(&ns.path),
+    );
+    // From here the bytes name is the namespace's only name.
+    run_ok(Command::new("ip").args(["netns", "delete", &tmp]));
+    run_ok(
+        Command::new("ip")
+            .arg("-n")
+            .arg(ns.name())
+            .args(["link", "set", "lo", "up"]),
+    );
+    let listener = std::thread::scope(|s| {
+        s.spawn(|| {
+            let file = std::fs::File::open(&ns.path)
+                .unwrap_or_else(|e| panic!("open {}: {e}", ns.path.display()));
+            rustix::thread::move_into_link_name_space(
+                std::os::fd::AsFd::as_fd(&file),
+                Some(rustix::thread::LinkNameSpaceType::Network),
+            )
+            .unwrap_or_else(|e| panic!("setns: {e}"));
+            TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap_or_else(|e| panic!("bind: {e}"))
+        })
+        .join()
+        .unwrap_or_else(|p| std::panic::resume_unwind(p))
+    });
+    let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+    let filter = format!("sport = :{port}");
+    let label = format!("sockq-\\xff-{pid}");
+
+    let out = run_ok(sockq().args(["--all-netns", "-tln", &filter]));
+    let text = stdout_text(&out);
+    let rows = rows_with(&text, &format!("127.0.0.1:{port} "));
+    assert_eq!(rows.len(), 1, "{}", show_output(&out));
+    assert!(
+        rows[0].starts_with(&format!("{label} ")),
+        "want the label {label}:\n{}",
+        show_output(&out)
+    );
+    assert!(
+        !out.stdout.contains(&0xff),
+        "a raw 0xff byte reached the terminal"
+    );
+    // JSON: the JSON escaper's spelling (a byte that is not UTF-8 is U+FFFD).
+    let out = run_ok(sockq().args(["--all-netns", "-tln", "-j", &filter]));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", show_output(&out)));
+    assert_eq!(
+        v[0]["netns"],
+        format!("sockq-\u{fffd}-{pid}"),
+        "{}",
+        show_output(&out)
+    );
+    // -N takes the name as bytes too.
+    let out = run_ok(sockq().arg("-N").arg(ns.name()).args(["-tln", &filter]));
+    assert_eq!(
+        rows_with(&stdout_text(&out), &format!("127.0.0.1:{port} ")).len(),
+        1,
+        "{}",
+        show_output(&out)
+    );
+    drop(listener);
+}

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use crate::util::{
-    Netns, PublicCopy, comparable_rows, parse_table, root_or_skip, run, run_with_stdin,
+    Netns, PublicCopy, comparable_rows, parse_table, root_or_skip, run, run_plain, run_with_stdin,
     setpriv_nobody, show_output, small_mix, stdout_text, subject_is_ss,
 };
 
@@ -232,4 +232,81 @@ fn without_total(out: &[u8]) -> Vec<&[u8]> {
     out.split(|&b| b == b'\n')
         .filter(|l| !l.starts_with(b"Total:"))
         .collect()
+}
+
+/// `setpriv … sockq ARGS` as nobody in the caller's namespace, stderr a pipe, `SOCKQ_HINTS`
+/// set to `hints` (or removed).
+fn nobody_here(bin: &Path, args: &[&str], hints: Option<&str>) -> Output {
+    let mut cmd = Command::new("setpriv");
+    cmd.args(setpriv_nobody()).arg(bin).args(args);
+    cmd.env_remove("COLUMNS").env("LC_ALL", "C");
+    match hints {
+        Some(v) => cmd.env("SOCKQ_HINTS", v),
+        None => cmd.env_remove("SOCKQ_HINTS"),
+    };
+    run_plain(&mut cmd)
+}
+
+/// Advice for people ("run as root") goes to stderr only on a terminal or with
+/// `SOCKQ_HINTS=1`; the warnings themselves (processes not read, namespaces not entered)
+/// always go, once, `--metrics` included.
+#[test]
+fn advice_only_for_people_warnings_always_once() {
+    if !root_or_skip("advice_only_for_people_warnings_always_once") {
+        return;
+    }
+    if subject_is_ss() {
+        println!("skipping advice_only_for_people_warnings_always_once: checks sockq's messages");
+        return;
+    }
+    let copy = PublicCopy::new();
+    // A namespace nobody cannot enter, for --all-netns.
+    let ns = Netns::new();
+    let mut failures = Vec::new();
+    let count = |err: &str, what: &str| err.lines().filter(|l| l.contains(what)).count();
+    for args in [
+        &["-tlnp"][..],
+        &["-tln", "--metrics"],
+        &["-tlnp", "--metrics"],
+        &["-tln", "--metrics", "comm = sockq-no-such-comm"],
+        &["--all-netns", "-tlnp"],
+        &["--all-netns", "-tln", "--metrics"],
+    ] {
+        for hints in [None, Some("0"), Some("1")] {
+            let out = nobody_here(copy.bin(), args, hints);
+            let err = String::from_utf8_lossy(&out.stderr);
+            let advised = hints == Some("1");
+            let mut bad = Vec::new();
+            if code(&out) != 0 {
+                bad.push("exit status not 0");
+            }
+            if count(&err, "processes could not be read (permission denied)") != 1 {
+                bad.push("not exactly one unread-processes warning");
+            }
+            if count(&err, "Run as root to see every owner.") != usize::from(advised) {
+                bad.push("owner advice where not wanted, or missing where asked");
+            }
+            if args.contains(&"--all-netns") {
+                if count(&err, "could not enter") != 1 || !err.contains(ns.name()) {
+                    bad.push("not one line naming the namespaces not entered");
+                }
+                if count(&err, "run as root to see them") != usize::from(advised) {
+                    bad.push("namespace advice where not wanted, or missing where asked");
+                }
+            }
+            if !bad.is_empty() {
+                failures.push(format!(
+                    "{args:?} SOCKQ_HINTS={hints:?}: {}\n{}",
+                    bad.join(", "),
+                    show_output(&out)
+                ));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
 }

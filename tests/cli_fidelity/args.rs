@@ -5,7 +5,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::process::{Command, Stdio};
 
 use super::{assert_usage, sockq_bytes, split};
-use crate::util::{Netns, TempFile, root_or_skip, run, subject_is_ss};
+use crate::util::{Netns, TempFile, root_or_skip, run, sockq, subject_is_ss};
 
 // ---- Safety ----
 
@@ -248,4 +248,42 @@ fn netns_path_that_is_not_utf8() {
         1,
         "the namespace's one listener: {out}"
     );
+}
+
+/// A usage error quotes what was typed through the terminal escaper: ESC is `\x1b`, never a
+/// raw control byte (which would recolour or rewrite the user's terminal), in clap's errors,
+/// sockq's own word lists and the filter's messages.
+#[test]
+fn usage_errors_escape_control_bytes_they_quote() {
+    if subject_is_ss() {
+        return;
+    }
+    let cases: [(&[&[u8]], &str); 13] = [
+        (&[b"--bogus\x1b[31m"], "'--bogus\\x1b[31m'"),
+        (&[b"--numerc\x1b"], "'--numerc\\x1b'"),
+        (&[b"--proc\x1b"], "'--proc\\x1b'"),
+        (&[b"--ext\x07ended"], "'--ext\\x07ended'"),
+        (&[b"--\xff\x1b"], "'--\\xff\\x1b'"),
+        (&[b"-tx\x1b"], "'-\\x1b'"),
+        (&[b"--numeric=\x1bx"], "'\\x1bx'"),
+        (&[b"--sort=a\rb"], "'a\\x0db'"),
+        (&[b"-A", b"\x1b[31m"], "\"\\x1b[31m\""),
+        (&[b"--family=in\x1bet"], "\"in\\x1bet\""),
+        (&[b"state", b"x\x1by"], "\"x\\x1by\""),
+        (&[b"-t", b"sport = :22\x1b"], "sport = :22\\x1b"),
+        (&[b"-o", b"x\x1by"], "x\\x1by"),
+    ];
+    for (args, needle) in cases {
+        let out = run(sockq().args(args.iter().map(|a| OsStr::from_bytes(a))));
+        let err = String::from_utf8_lossy(&out.stderr);
+        let raw = out
+            .stderr
+            .iter()
+            .any(|&b| (b < 0x20 && b != b'\n') || b == 0x7f);
+        assert!(
+            out.status.code() == Some(2) && !raw && err.contains(needle),
+            "{args:?}: want exit 2 and {needle:?}, no raw control byte; got {:?} {err:?}",
+            out.status.code()
+        );
+    }
 }

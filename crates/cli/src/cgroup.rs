@@ -34,29 +34,30 @@ pub fn cgroup_id(path: &str) -> Option<u64> {
         .map(|m| m.ino())
 }
 
-/// id → path, built on first use.
+/// id → path, built on first use. Paths are bytes: a cgroup directory may
+/// be named with any, and the printers escape them.
 #[derive(Default)]
 pub struct CgroupNames {
-    map: OnceCell<HashMap<u64, String>>,
+    map: OnceCell<HashMap<u64, Vec<u8>>>,
 }
 
 impl CgroupNames {
     /// The path of a cgroup id relative to the cgroup2 mount (`/` for the root).
-    pub fn path(&self, id: u64) -> Option<&str> {
+    pub fn path(&self, id: u64) -> Option<&[u8]> {
         self.map
             .get_or_init(|| {
                 let mut m = HashMap::new();
                 if let Some(root) = cgroup2_mount() {
-                    walk(&root, "", &mut m, 0);
+                    walk(&root, b"", &mut m, 0);
                 }
                 m
             })
             .get(&id)
-            .map(String::as_str)
+            .map(Vec::as_slice)
     }
 }
 
-fn walk(dir: &Path, rel: &str, m: &mut HashMap<u64, String>, depth: usize) {
+fn walk(dir: &Path, rel: &[u8], m: &mut HashMap<u64, Vec<u8>>, depth: usize) {
     if depth > 64 {
         return;
     }
@@ -64,9 +65,9 @@ fn walk(dir: &Path, rel: &str, m: &mut HashMap<u64, String>, depth: usize) {
         m.insert(
             meta.ino(),
             if rel.is_empty() {
-                "/".to_string()
+                b"/".to_vec()
             } else {
-                rel.to_string()
+                rel.to_vec()
             },
         );
     }
@@ -76,8 +77,39 @@ fn walk(dir: &Path, rel: &str, m: &mut HashMap<u64, String>, depth: usize) {
     for e in rd.flatten() {
         if e.file_type().is_ok_and(|t| t.is_dir()) {
             let name = e.file_name();
-            let child = format!("{rel}/{}", name.to_string_lossy());
+            let mut child = rel.to_vec();
+            child.push(b'/');
+            child.extend_from_slice(name.as_encoded_bytes());
             walk(&e.path(), &child, m, depth + 1);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::ffi::OsStrExt as _;
+
+    /// A directory named with 0xff keeps its byte in the path (escaped by the
+    /// printer as `\xff`), never U+FFFD.
+    #[test]
+    fn walk_keeps_bytes_that_are_not_utf8() {
+        let root = std::env::temp_dir().join(format!("sockq-cgwalk-{}", std::process::id()));
+        let bad = root
+            .join("system.slice")
+            .join(std::ffi::OsStr::from_bytes(b"w\xff.service"));
+        if let Err(e) = std::fs::create_dir_all(&bad) {
+            panic!("mkdir {}: {e}", bad.display());
+        }
+        let mut m = HashMap::new();
+        walk(&root, b"", &mut m, 0);
+        let ino = std::fs::metadata(&bad).map(|m| m.ino()).unwrap_or_default();
+        let _ = std::fs::remove_dir_all(&root);
+        let path = m.get(&ino).cloned().unwrap_or_default();
+        assert_eq!(path, b"/system.slice/w\xff.service");
+        assert_eq!(
+            crate::sanitize::escaped(&path),
+            "/system.slice/w\\xff.service"
+        );
     }
 }

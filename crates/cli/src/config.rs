@@ -238,7 +238,8 @@ impl Config {
                 }
                 let f = Family::parse_name(name).ok_or_else(|| {
                     CliError::Usage(format!(
-                        "\"{name}\" is invalid family (expected inet, inet6, link, unix, netlink, vsock, tipc or xdp)"
+                        "\"{}\" is invalid family (expected inet, inet6, link, unix, netlink, vsock, tipc or xdp)",
+                        crate::sanitize::escaped(name.as_bytes())
                     ))
                 })?;
                 fam_opts.push((i, f));

@@ -20,6 +20,7 @@ pub mod config;
 pub mod error;
 pub mod filtering;
 pub mod generate;
+pub mod hints;
 pub mod names;
 pub mod outfile;
 pub mod plan;
@@ -54,8 +55,16 @@ pub fn parse_args(argv: Vec<OsString>) -> Result<config::Config, CliError> {
     config::Config::new(&a, &matches)
 }
 
+/// One line for a clap error. What the user typed is shown through the
+/// terminal escaper (`\x1b` for ESC), never raw: clap's own text would pass
+/// some control bytes through and silently drop others.
 fn clap_error(e: clap::Error, argv: &[OsString]) -> CliError {
     use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let text = |k: ContextKind| match e.get(k) {
+        Some(ContextValue::String(s)) => Some(s.as_str()),
+        _ => None,
+    };
+    let shown = |s: &str| sanitize::escaped(s.as_bytes());
     match e.kind() {
         ErrorKind::DisplayHelp
         | ErrorKind::DisplayVersion
@@ -64,35 +73,64 @@ fn clap_error(e: clap::Error, argv: &[OsString]) -> CliError {
             CliError::Done
         }
         ErrorKind::UnknownArgument => {
-            let Some(ContextValue::String(arg)) = e.get(ContextKind::InvalidArg) else {
+            let Some(arg) = text(ContextKind::InvalidArg) else {
                 return first_line(&e);
             };
-            let arg = arg.clone();
-            if let Some(msg) = usage::ambiguous_long(&args::Args::command(), &arg) {
+            if let Some(msg) = usage::ambiguous_long(&args::Args::command(), arg) {
                 return CliError::Usage(msg);
             }
-            let suggestion = match e.get(ContextKind::SuggestedArg) {
-                Some(ContextValue::String(s)) => Some(s.clone()),
-                _ => usage::similar(&args::Args::command(), &arg),
+            let suggestion = match text(ContextKind::SuggestedArg) {
+                Some(s) => Some(s.to_owned()),
+                None => usage::similar(&args::Args::command(), arg),
             };
-            match suggestion {
-                Some(s) => CliError::Usage(format!(
-                    "unexpected argument '{arg}' found; did you mean '{s}'? (see --help)"
-                )),
-                None => first_line(&e),
-            }
+            let hint = suggestion.map_or_else(String::new, |s| format!("; did you mean '{s}'?"));
+            // clap hands an argument that is not UTF-8 over lossily: show
+            // the bytes that were typed.
+            let raw = argv
+                .iter()
+                .skip(1)
+                .map(|a| a.as_encoded_bytes())
+                .find(|a| arg.contains('\u{fffd}') && String::from_utf8_lossy(a) == arg)
+                .unwrap_or(arg.as_bytes());
+            CliError::Usage(format!(
+                "unexpected argument '{}' found{hint} (see --help)",
+                sanitize::escaped(raw)
+            ))
+        }
+        ErrorKind::InvalidValue | ErrorKind::TooManyValues => {
+            let (Some(arg), Some(value)) = (
+                text(ContextKind::InvalidArg),
+                text(ContextKind::InvalidValue),
+            ) else {
+                return first_line(&e);
+            };
+            CliError::Usage(if e.kind() == ErrorKind::InvalidValue && value.is_empty() {
+                // clap's wording for `-f` at the end of the line.
+                format!("a value is required for '{arg}' but none was supplied (see --help)")
+            } else if e.kind() == ErrorKind::InvalidValue {
+                format!("invalid value '{}' for '{arg}' (see --help)", shown(value))
+            } else {
+                format!(
+                    "unexpected value '{}' for '{arg}' found; no more were expected (see --help)",
+                    shown(value)
+                )
+            })
         }
         ErrorKind::InvalidUtf8 => CliError::Usage(usage::not_utf8(argv)),
         _ => first_line(&e),
     }
 }
 
-/// clap's first line, without its `error: ` prefix and usage dump.
+/// clap's first line, without its `error: ` prefix and usage dump, escaped
+/// (it may quote what the user typed).
 fn first_line(e: &clap::Error) -> CliError {
     let text = e.to_string();
     let first = text.lines().next().unwrap_or("invalid arguments");
     let msg = first.strip_prefix("error: ").unwrap_or(first);
-    CliError::Usage(format!("{msg} (see --help)"))
+    CliError::Usage(format!(
+        "{} (see --help)",
+        sanitize::escaped(msg.as_bytes())
+    ))
 }
 
 /// The binary's entry point.

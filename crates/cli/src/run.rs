@@ -215,21 +215,12 @@ fn needs_listener_ports(cfg: &Config) -> bool {
             || cfg.filter_file.is_some())
 }
 
-/// `SOCKQ_HINTS=1` shows the hints meant for people even when stderr is
-/// not a terminal (tests, `script`-less automation).
-const HINTS_VAR: &str = "SOCKQ_HINTS";
-
 /// Whether a filtered query that showed nothing here should look in the
 /// other namespaces: root (only root can enter them all), a filter, not
-/// `-K`, and stderr a terminal (a hint is for people) or [`HINTS_VAR`]=1.
+/// `-K`, and hints wanted ([`crate::hints::wanted`]: a hint is for people).
 fn hint_wanted(cfg: &Config) -> bool {
-    use std::io::IsTerminal;
     let filtered = !cfg.filter_words.is_empty() || cfg.filter_file.is_some();
-    let forced = std::env::var_os(HINTS_VAR).is_some_and(|v| v == "1");
-    filtered
-        && !cfg.kill
-        && rustix::process::geteuid().is_root()
-        && (forced || std::io::stderr().is_terminal())
+    filtered && !cfg.kill && rustix::process::geteuid().is_root() && crate::hints::wanted()
 }
 
 /// One line on stderr naming the other namespaces (containers) where the
@@ -251,7 +242,7 @@ fn hint_elsewhere(cfg: &Config, plan: &Plan, select: &Select<'_>, bytecode: Opti
             {
                 // Labels come from the system (container names): escaped.
                 let mut l = Vec::new();
-                crate::sanitize::escape_bytes(&mut l, ns.label().as_bytes());
+                crate::sanitize::escape_bytes(&mut l, &ns.label());
                 hits.push(format!(
                     "{} ({})",
                     String::from_utf8_lossy(&l),
@@ -385,9 +376,9 @@ fn run_all(cfg: &Config) -> Result<Outcome, CliError> {
                 Visit::Dumped(Err(CliError::Done)) | Visit::Vanished => {}
                 // Labels come from the system (/var/run/netns, container
                 // names): escaped like every other system string.
-                Visit::Denied => denied.push(escaped(ns.label().as_bytes())),
+                Visit::Denied => denied.push(escaped(&ns.label())),
                 Visit::Dumped(Err(e)) | Visit::Failed(e) => {
-                    failures.push(format!("{}: {e}", escaped(ns.label().as_bytes())));
+                    failures.push(format!("{}: {e}", escaped(&ns.label())));
                 }
             }
             Ok(())
@@ -404,8 +395,14 @@ fn run_all(cfg: &Config) -> Result<Outcome, CliError> {
     // Without privilege the caller's own namespace is still listed; the
     // others are named in one line.
     if !denied.is_empty() {
+        // The advice is a hint for people; the fact is a warning.
+        let advice = if crate::hints::wanted() {
+            "; run as root to see them"
+        } else {
+            ""
+        };
         eprintln_quiet!(
-            "sockq: could not enter {} network namespaces (permission denied; run as root to see them): {}",
+            "sockq: could not enter {} network namespaces (permission denied{advice}): {}",
             denied.len(),
             denied.join(", ")
         );

@@ -21,6 +21,7 @@ use crate::config::Config;
 use crate::error::CliError;
 use sockq_netlink::ns::{NetnsId, enter_netns, netns_id};
 use std::collections::{BTreeMap, HashMap};
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, PoisonError};
@@ -113,7 +114,8 @@ pub struct Namespace {
     /// The nsfs identity (device, inode).
     pub id: NetnsId,
     /// Its name under /var/run/netns, if it has one (the first by name).
-    pub name: Option<String>,
+    /// Bytes, not UTF-8: any file name there names a namespace.
+    pub name: Option<OsString>,
     /// The lowest pid in it, if any process is.
     pub pid: Option<u32>,
     /// Whether it is the host's (pid 1's, else sockq's own).
@@ -124,18 +126,19 @@ pub struct Namespace {
 
 impl Namespace {
     /// The row label: `host`, the name, the container (`podman:web`), else
-    /// `net:[INODE](pid PID)`.
-    pub fn label(&self) -> String {
+    /// `net:[INODE](pid PID)`. Raw bytes (a name need not be UTF-8): each
+    /// output escapes them with its own function.
+    pub fn label(&self) -> Vec<u8> {
         if self.host {
-            return "host".into();
+            return b"host".to_vec();
         }
         if let (None, Some(c)) = (&self.name, &self.container) {
-            return c.clone();
+            return c.clone().into_bytes();
         }
         match (&self.name, self.pid) {
-            (Some(n), _) => n.clone(),
-            (None, Some(p)) => format!("net:[{}](pid {p})", self.id.1),
-            (None, None) => format!("net:[{}]", self.id.1),
+            (Some(n), _) => n.as_encoded_bytes().to_vec(),
+            (None, Some(p)) => format!("net:[{}](pid {p})", self.id.1).into_bytes(),
+            (None, None) => format!("net:[{}]", self.id.1).into_bytes(),
         }
     }
 
@@ -156,12 +159,8 @@ pub fn discover(proc_root: &Path, run_dir: &Path) -> Vec<Namespace> {
     // Only files on nsfs are namespaces (an unmounted name is a plain file).
     let nsfs_dev = own.map(|(d, _)| d);
     let mut found: HashMap<NetnsId, Namespace> = HashMap::new();
-    let mut names: Vec<String> = std::fs::read_dir(run_dir)
-        .map(|d| {
-            d.filter_map(Result::ok)
-                .filter_map(|e| e.file_name().into_string().ok())
-                .collect()
-        })
+    let mut names: Vec<OsString> = std::fs::read_dir(run_dir)
+        .map(|d| d.filter_map(Result::ok).map(|e| e.file_name()).collect())
         .unwrap_or_default();
     names.sort();
     for n in names {
@@ -434,13 +433,17 @@ mod tests {
             host: false,
             container: None,
         };
-        assert_eq!(ns.label(), "net:[4026532281](pid 1234)");
+        assert_eq!(ns.label(), b"net:[4026532281](pid 1234)");
         ns.container = Some("podman:web".into());
-        assert_eq!(ns.label(), "podman:web");
+        assert_eq!(ns.label(), b"podman:web");
         ns.name = Some("blue".into());
-        assert_eq!(ns.label(), "blue");
+        assert_eq!(ns.label(), b"blue");
+        // A name that is not UTF-8 keeps its bytes, for the escapers.
+        use std::os::unix::ffi::OsStringExt as _;
+        ns.name = Some(OsString::from_vec(b"sockq-\xff".to_vec()));
+        assert_eq!(ns.label(), b"sockq-\xff");
         ns.host = true;
-        assert_eq!(ns.label(), "host");
+        assert_eq!(ns.label(), b"host");
     }
 
     /// Ten visits of this thread's own namespace (no setns needed) with a

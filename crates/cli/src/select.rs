@@ -174,6 +174,7 @@ pub fn scan_owners(
         map.denied(),
         map.hidden(),
         rustix::process::geteuid().is_root(),
+        crate::hints::wanted(),
     ) {
         eprintln_quiet!("{line}");
     }
@@ -182,8 +183,10 @@ pub fn scan_owners(
 
 /// The one line saying that some owners are missing, if any are: processes
 /// whose fds could not be read (also root, for some processes under a
-/// security module) and processes `/proc` hides (`hidepid=2`).
-pub fn owner_notice(denied: usize, hidden: bool, root: bool) -> Option<String> {
+/// security module) and processes `/proc` hides (`hidepid=2`). `advise`:
+/// add the advice for people (run as root), given only when hints are
+/// wanted ([`crate::hints::wanted`]) and never to root.
+pub fn owner_notice(denied: usize, hidden: bool, root: bool, advise: bool) -> Option<String> {
     let mut parts = Vec::new();
     if denied > 0 {
         let even = if root { ", even as root" } else { "" };
@@ -197,7 +200,7 @@ pub fn owner_notice(denied: usize, hidden: bool, root: bool) -> Option<String> {
     if parts.is_empty() {
         return None;
     }
-    let hint = if root {
+    let hint = if root || !advise {
         ""
     } else {
         " Run as root to see every owner."
@@ -214,20 +217,31 @@ mod tests {
 
     #[test]
     fn owner_notice_covers_denied_and_hidden() {
-        assert_eq!(owner_notice(0, false, false), None);
-        let n = owner_notice(3, false, false).unwrap_or_default();
+        assert_eq!(owner_notice(0, false, false, true), None);
+        let n = owner_notice(3, false, false, true).unwrap_or_default();
         assert!(n.contains("3 processes could not be read") && n.contains("Run as root"));
-        let r = owner_notice(1, false, true).unwrap_or_default();
+        let r = owner_notice(1, false, true, true).unwrap_or_default();
         assert!(
             r.contains("even as root") && !r.contains("Run as root"),
             "{r}"
         );
-        let h = owner_notice(0, true, false).unwrap_or_default();
+        let h = owner_notice(0, true, false, true).unwrap_or_default();
         assert!(h.contains("hidepid=2") && h.lines().count() == 1, "{h}");
-        let both = owner_notice(2, true, false).unwrap_or_default();
+        let both = owner_notice(2, true, false, true).unwrap_or_default();
         assert!(
             both.contains("2 processes") && both.contains("hidepid"),
             "{both}"
         );
+    }
+
+    #[test]
+    fn owner_notice_keeps_the_warning_without_the_advice() {
+        let n = owner_notice(3, false, false, false).unwrap_or_default();
+        assert_eq!(
+            n,
+            "sockq: 3 processes could not be read (permission denied); their sockets show no owner."
+        );
+        let h = owner_notice(0, true, false, false).unwrap_or_default();
+        assert!(h.contains("hidepid=2") && !h.contains("root"), "{h}");
     }
 }

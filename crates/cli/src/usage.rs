@@ -83,7 +83,8 @@ pub fn state_words() -> impl Iterator<Item = &'static str> {
 /// `-A` with an unknown id: the message lists the valid ones.
 pub fn bad_query_id(id: &str) -> String {
     format!(
-        "\"{id}\" is illegal socket table id (expected one of {}; `!ID` removes one)",
+        "\"{}\" is illegal socket table id (expected one of {}; `!ID` removes one)",
+        crate::sanitize::escaped(id.as_bytes()),
         QUERY_IDS.join(", ")
     )
 }
@@ -122,7 +123,8 @@ pub fn ambiguous_long(cmd: &Command, arg: &str) -> Option<String> {
     }
     let list: Vec<String> = hits.iter().map(|h| format!("--{h}")).collect();
     Some(format!(
-        "option '--{word}' is ambiguous: it could be {} (see --help)",
+        "option '--{}' is ambiguous: it could be {} (see --help)",
+        crate::sanitize::escaped(word.as_bytes()),
         list.join(", ")
     ))
 }
@@ -157,14 +159,38 @@ fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 /// Filter text from bytes (an argument or `-F`): UTF-8 stays as is, a
-/// byte that is not UTF-8 becomes `\xHH`, the filter language's spelling
-/// of a raw byte (and the one sockq prints).
+/// byte that is not UTF-8 or a control byte other than the grammar's
+/// whitespace becomes `\xHH`, the filter language's spelling of a raw byte
+/// (and the one sockq prints). The expression means the same, and every
+/// message that quotes it (state words, filter errors and their caret line)
+/// shows `\x1b`, never a raw ESC.
 pub fn filter_text(raw: &[u8]) -> String {
     let mut out = String::with_capacity(raw.len());
+    // Backslashes just written: after an odd run, the next character is
+    // escaped by the last one, which then starts the `\xHH` itself.
+    let mut run = 0usize;
+    let byte = |out: &mut String, run: usize, b: u8| {
+        let hex = format!("x{b:02x}");
+        if run % 2 == 1 {
+            out.push_str(&hex);
+        } else {
+            out.push('\\');
+            out.push_str(&hex);
+        }
+    };
     for chunk in raw.utf8_chunks() {
-        out.push_str(chunk.valid());
-        for b in chunk.invalid() {
-            out.push_str(&format!("\\x{b:02x}"));
+        for c in chunk.valid().chars() {
+            if c.is_ascii_control() && !matches!(c, ' ' | '\t' | '\n' | '\r') {
+                byte(&mut out, run, c as u8);
+                run = 0;
+            } else {
+                out.push(c);
+                run = if c == '\\' { run + 1 } else { 0 };
+            }
+        }
+        for &b in chunk.invalid() {
+            byte(&mut out, run, b);
+            run = 0;
         }
     }
     out
@@ -183,7 +209,7 @@ pub fn not_utf8(argv: &[OsString]) -> String {
     if arg.starts_with(b"--")
         && let Some(eq) = arg.iter().position(|&b| b == b'=')
     {
-        let opt = String::from_utf8_lossy(&arg[..eq]);
+        let opt = crate::sanitize::escaped(&arg[..eq]);
         let value = crate::sanitize::escaped(&arg[eq + 1..]);
         return format!(
             "the value of {opt} is not valid UTF-8: \"{value}\" (this option takes text)"
@@ -193,7 +219,7 @@ pub fn not_utf8(argv: &[OsString]) -> String {
         .get(i - 1)
         .and_then(|p| p.to_str())
         .filter(|p| i > 1 && p.starts_with('-') && !p.contains('=') && p.len() >= 2 && *p != "--");
-    match prev {
+    match prev.map(|p| crate::sanitize::escaped(p.as_bytes())) {
         Some(opt) => {
             format!("the value of {opt} is not valid UTF-8: \"{shown}\" (this option takes text)")
         }
@@ -217,6 +243,30 @@ mod tests {
         for s in state_words() {
             assert!(StateSet::parse_name(s).is_some(), "{s}");
         }
+    }
+
+    #[test]
+    fn filter_text_spells_control_and_invalid_bytes() {
+        assert_eq!(filter_text(b"sport = :22"), "sport = :22");
+        assert_eq!(filter_text(b"a\x1b[31m\xff"), "a\\x1b[31m\\xff");
+        // The grammar's whitespace stays (a -F file has lines).
+        assert_eq!(filter_text(b"a\tb\nc\r"), "a\tb\nc\r");
+        // `\ESC` was the escaped ESC: still one byte, `\x1b`.
+        assert_eq!(filter_text(b"a\\\x1b"), "a\\x1b");
+        assert_eq!(filter_text(b"a\\\\\x1b"), "a\\\\\\x1b");
+        assert_eq!(filter_text(b"a\\\xff"), "a\\xff");
+    }
+
+    #[test]
+    fn usage_messages_escape_what_was_typed() {
+        use clap::CommandFactory;
+        let cmd = crate::args::Args::command();
+        let m = ambiguous_long(&cmd, "--proc\x1b").unwrap_or_default();
+        assert!(!m.contains('\x1b'), "{m}");
+        let m = bad_query_id("x\x1b[31m");
+        assert!(m.starts_with("\"x\\x1b[31m\""), "{m}");
+        let argv: Vec<OsString> = ["sockq", "-f", "in\x1b"].map(OsString::from).to_vec();
+        assert!(!not_utf8(&argv).contains('\x1b'));
     }
 
     #[test]

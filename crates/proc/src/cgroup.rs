@@ -5,6 +5,14 @@
 //! tree there). The container comes from the first of the unified path, the
 //! `name=systemd` path and the other v1 controllers that names one (docker's
 //! cgroupfs driver on v1 writes `/docker/ID` in every controller).
+//!
+//! The file is read as bytes: a cgroup directory may be named with any
+//! bytes. Only path components that are UTF-8 are looked at; the others are
+//! never a unit, slice, container id or pod (systemd's unit names are ASCII,
+//! it writes any other byte as `\xNN` itself; ids and pod uids are hex), so
+//! they are skipped like any delegated sub-group, never converted with
+//! U+FFFD into a name that was not on the system. The unit and container
+//! reach the printers as `String`s, escaped there like every system string.
 
 use sockq_model::Runtime;
 
@@ -26,26 +34,26 @@ pub(crate) struct CgroupFacts {
 /// Unit name suffixes other than `.slice`.
 const UNIT_SUFFIXES: [&str; 5] = [".service", ".scope", ".socket", ".mount", ".swap"];
 
-/// Parses the text of `/proc/PID/cgroup`.
-pub(crate) fn parse(text: &str) -> CgroupFacts {
+/// Parses the contents of `/proc/PID/cgroup`.
+pub(crate) fn parse(text: &[u8]) -> CgroupFacts {
     let mut unified = None;
     let mut named = None;
     let mut others = Vec::new();
-    for line in text.lines() {
-        let mut parts = line.splitn(3, ':');
+    for line in text.split(|&b| b == b'\n') {
+        let mut parts = line.splitn(3, |&b| b == b':');
         let (Some(id), Some(ctrl), Some(path)) = (parts.next(), parts.next(), parts.next()) else {
             continue;
         };
-        if id == "0" && ctrl.is_empty() {
+        if id == b"0" && ctrl.is_empty() {
             unified = Some(path);
-        } else if ctrl.split(',').any(|c| c == "name=systemd") {
+        } else if ctrl.split(|&b| b == b',').any(|c| c == b"name=systemd") {
             named = Some(path);
         } else if others.len() < 32 {
             others.push(path);
         }
     }
     let systemd_path = match unified {
-        Some(p) if p != "/" => Some(p),
+        Some(p) if p != b"/" => Some(p),
         _ => named.or(unified),
     };
     let mut facts = CgroupFacts::default();
@@ -65,12 +73,20 @@ pub(crate) fn parse(text: &str) -> CgroupFacts {
     facts
 }
 
+/// The non-empty components of a cgroup path that are UTF-8 (see the
+/// module docs for why the others never name anything).
+fn components(path: &[u8]) -> impl Iterator<Item = &str> {
+    path.split(|&b| b == b'/')
+        .filter(|c| !c.is_empty())
+        .filter_map(|c| std::str::from_utf8(c).ok())
+}
+
 /// The innermost unit and slice of a systemd cgroup path.
-fn unit_of(path: &str, facts: &mut CgroupFacts) {
+fn unit_of(path: &[u8], facts: &mut CgroupFacts) {
     let mut unit: Option<&str> = None;
     let mut slice: Option<&str> = None;
     let mut user = None;
-    for comp in path.split('/').filter(|c| !c.is_empty()) {
+    for comp in components(path) {
         if comp.ends_with(".slice") {
             // A slice below the unit is a sub-tree of a user manager
             // (`user@1000.service/app.slice/…`): keep it as the slice.
@@ -106,11 +122,11 @@ fn is_id(s: &str) -> bool {
 }
 
 /// The container (runtime, id) and pod uid named by one cgroup path.
-fn container_of(path: &str) -> (Option<(Runtime, String)>, Option<String>) {
+fn container_of(path: &[u8]) -> (Option<(Runtime, String)>, Option<String>) {
     let mut pod = None;
     let mut prev = "";
     let mut found = None;
-    for comp in path.split('/').filter(|c| !c.is_empty()) {
+    for comp in components(path) {
         if let Some(uid) = pod_uid(comp) {
             pod = Some(uid);
         }
@@ -161,7 +177,28 @@ mod tests {
     const ID: &str = "daaf1a2db8785edb689cc67f7bb7fb6ab18a6610a83f8bc0a4efcf6b757c8e3e";
 
     fn facts(text: &str) -> CgroupFacts {
-        parse(text)
+        parse(text.as_bytes())
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_never_become_a_name() {
+        // A sub-group below the unit, named with 0xff: the unit stays.
+        let f = parse(b"0::/system.slice/nginx.service/w\xff\n");
+        assert_eq!(f.unit.as_deref(), Some("nginx.service"));
+        // `\xff.service` is no unit systemd could make: not U+FFFD.service.
+        let f = parse(b"0::/system.slice/a\xff.service\n");
+        assert_eq!(f.unit.as_deref(), Some("system.slice"));
+        assert!(!format!("{f:?}").contains('\u{fffd}'), "{f:?}");
+        // A 0xff elsewhere in the file does not hide the unified line.
+        let f = parse(b"5:cpu:/x\xff\n0::/system.slice/b.service\n");
+        assert_eq!(f.unit.as_deref(), Some("b.service"));
+        // A container id below a bad component is still found.
+        let mut raw = b"0::/\xfe/".to_vec();
+        raw.extend_from_slice(format!("docker-{ID}.scope\n").as_bytes());
+        assert_eq!(
+            parse(&raw).container,
+            Some((Runtime::Docker, ID.to_owned()))
+        );
     }
 
     #[test]

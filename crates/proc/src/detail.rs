@@ -3,7 +3,7 @@
 use crate::Error;
 use crate::cgroup;
 use crate::containers::Containers;
-use crate::files::{O_ACCMODE, O_RDONLY, fd_flags, link, strip_deleted, written_files};
+use crate::files::{O_ACCMODE, O_RDONLY, fd_flags, group, link, strip_deleted, written_files};
 use crate::read::{
     comm_from_stat, num_cstr, open_anchor, open_dir, parse_u32, read_prefix, vanished,
 };
@@ -12,7 +12,8 @@ use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{AtFlags, CWD, FileType, RawDir, statat};
 use rustix::io::Errno;
 use sockq_model::{
-    Comm, FileRole, Identity, ProcessDetail, Reader, ReaderKind, Stream, StreamKind,
+    Comm, FileRole, Identity, OpenFile, ProcessDetail, ProcessInfo, Reader, ReaderKind, Stream,
+    StreamKind,
 };
 use std::collections::{HashMap, HashSet};
 use std::mem::MaybeUninit;
@@ -127,6 +128,21 @@ impl<'a> Detailer<'a> {
     /// identity, fd 1 and 2 followed to their readers, and the files it
     /// writes. Parts that cannot be read (another user's `fd/`) are empty.
     pub fn detail(&mut self, pid: u32) -> Result<ProcessDetail, Error> {
+        self.detail_with(pid, None)
+    }
+
+    /// [`Detailer::detail`] of the process `info` describes: the files it
+    /// writes come from `info.log_files` (the fds [`crate::process_info`]
+    /// found open for writing), so its fd directory is walked once.
+    pub fn detail_of(&mut self, info: &ProcessInfo) -> Result<ProcessDetail, Error> {
+        self.detail_with(info.pid, Some(&info.log_files))
+    }
+
+    fn detail_with(
+        &mut self,
+        pid: u32,
+        written: Option<&[OpenFile]>,
+    ) -> Result<ProcessDetail, Error> {
         let anchor = self.anchor(pid).map_err(|e| {
             if vanished(e) {
                 Error::NoProcess { pid }
@@ -154,8 +170,10 @@ impl<'a> Detailer<'a> {
             return Ok(out);
         };
         let fdinfo = open_anchor(&anchor, c"fdinfo").ok();
-        if let Some(fi) = &fdinfo {
-            out.files = written_files(fd_dir.as_fd(), fi.as_fd());
+        match (written, &fdinfo) {
+            (Some(w), _) => out.files = group(w),
+            (None, Some(fi)) => out.files = written_files(fd_dir.as_fd(), fi.as_fd()),
+            (None, None) => {}
         }
         let fi = fdinfo.as_ref().map(AsFd::as_fd);
         let mut seen = HashSet::from([pid]);
@@ -472,8 +490,8 @@ fn identity_at(anchor: BorrowedFd<'_>, containers: &mut Containers) -> Identity 
     let Ok(n) = read_prefix(anchor, c"cgroup", &mut buf) else {
         return Identity::default();
     };
-    let text = String::from_utf8_lossy(buf.get(..n).unwrap_or_default());
-    let facts = cgroup::parse(&text);
+    // Bytes: a cgroup may be named with any (cgroup.rs says why that is safe).
+    let facts = cgroup::parse(buf.get(..n).unwrap_or_default());
     Identity {
         unit: facts.unit,
         user_unit: facts.user_unit,
@@ -700,5 +718,65 @@ mod tests {
         assert_eq!(reader_kind(b"systemd-journal"), ReaderKind::Journal);
         assert_eq!(reader_kind(b"rsyslogd"), ReaderKind::Syslog);
         assert_eq!(reader_kind(b"cat"), ReaderKind::Other);
+    }
+
+    /// `detail_of` takes the written files from `process_info`'s one walk:
+    /// the same grouping as `detail`'s own walk (same paths, fds, roles).
+    #[test]
+    fn detail_of_groups_the_files_process_info_found() {
+        use std::fs::OpenOptions;
+        let dir = std::env::temp_dir().join(format!("sockq-detail-of-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let open = |name: &str, append: bool| {
+            OpenOptions::new()
+                .create(true)
+                .write(!append)
+                .append(append)
+                .open(dir.join(name))
+                .unwrap()
+        };
+        let held = [
+            open("app.log", true),
+            open("app.log", true),
+            open("data", false),
+            open("plain", true),
+        ];
+        std::fs::write(dir.join("ro"), b"").unwrap();
+        let ro = std::fs::File::open(dir.join("ro")).unwrap();
+        let pid = std::process::id();
+        let root = Path::new("/proc");
+        let info = crate::process_info(root, pid).unwrap();
+        let mut d = Detailer::new(root, None).unwrap();
+        let ours = |f: &sockq_model::Files| {
+            let mut v: Vec<(Vec<u8>, usize, FileRole, bool)> = f
+                .logs
+                .iter()
+                .chain(&f.writes)
+                .filter(|u| u.path.starts_with(dir.as_os_str().as_encoded_bytes()))
+                .map(|u| (u.path.clone(), u.fds.len(), u.role, u.append))
+                .collect();
+            v.sort_by(|a, b| a.0.cmp(&b.0));
+            v
+        };
+        let walked = ours(&d.detail(pid).unwrap().files);
+        let given = ours(&d.detail_of(&info).unwrap().files);
+        drop((held, ro));
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(walked, given);
+        let names: Vec<(String, usize, FileRole)> = given
+            .iter()
+            .map(|(p, n, r, _)| {
+                let name = p.rsplit(|&b| b == b'/').next().unwrap_or_default();
+                (String::from_utf8_lossy(name).into_owned(), *n, *r)
+            })
+            .collect();
+        assert_eq!(
+            names,
+            vec![
+                ("app.log".into(), 2, FileRole::Log),
+                ("data".into(), 1, FileRole::Write),
+                ("plain".into(), 1, FileRole::Log),
+            ]
+        );
     }
 }

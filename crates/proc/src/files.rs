@@ -4,7 +4,7 @@
 use crate::read::{parse_u32, read_prefix};
 use rustix::fd::BorrowedFd;
 use rustix::fs::{AtFlags, FileType, RawDir, readlinkat, statat};
-use sockq_model::{FileRole, FileUse, Files};
+use sockq_model::{FileRole, FileUse, Files, OpenFile};
 use std::collections::HashMap;
 use std::mem::MaybeUninit;
 
@@ -86,11 +86,17 @@ pub(crate) fn is_log_path(path: &[u8]) -> bool {
 
 /// Files open for writing, classified and grouped by path.
 pub(crate) fn written_files(fd_dir: BorrowedFd<'_>, fdinfo: BorrowedFd<'_>) -> Files {
+    group(&open_for_writing(fd_dir, fdinfo))
+}
+
+/// The one walk of a process's fd directory: each fd open for writing
+/// (`O_WRONLY` or `O_RDWR`) on a regular file by absolute path, not under
+/// `/dev`, `/proc`, `/sys` or a memfd, in directory order. Both the log
+/// list of [`crate::process_info`] and [`written_files`] come from it, so
+/// `-P` reads each link once. At most [`MAX_FDS`] entries are looked at.
+pub(crate) fn open_for_writing(fd_dir: BorrowedFd<'_>, fdinfo: BorrowedFd<'_>) -> Vec<OpenFile> {
     let mut buf = vec![MaybeUninit::<u8>::uninit(); 16 * 1024];
-    let mut by_path: HashMap<Vec<u8>, usize> = HashMap::new();
-    let mut uses: Vec<FileUse> = Vec::new();
-    let mut overflow_logs = 0usize;
-    let mut overflow_writes = 0usize;
+    let mut out = Vec::new();
     let mut dir = RawDir::new(fd_dir, &mut buf[..]);
     let mut seen = 0usize;
     while let Some(ent) = dir.next() {
@@ -121,20 +127,37 @@ pub(crate) fn written_files(fd_dir: BorrowedFd<'_>, fdinfo: BorrowedFd<'_>) -> F
             Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::RegularFile => {}
             _ => continue,
         }
-        let (path, deleted) = strip_deleted(target);
-        let append = flags & O_APPEND != 0;
-        if let Some(&i) = by_path.get(&path) {
+        let (target, deleted) = strip_deleted(target);
+        out.push(OpenFile {
+            fd,
+            target,
+            append: flags & O_APPEND != 0,
+            deleted,
+        });
+    }
+    out
+}
+
+/// Groups the fds of [`open_for_writing`] by path (at most [`MAX_PATHS`]
+/// paths; fds on further paths are only counted) and classifies them.
+pub(crate) fn group(entries: &[OpenFile]) -> Files {
+    let mut by_path: HashMap<&[u8], usize> = HashMap::new();
+    let mut uses: Vec<FileUse> = Vec::new();
+    let mut overflow_logs = 0usize;
+    let mut overflow_writes = 0usize;
+    for e in entries {
+        if let Some(&i) = by_path.get(e.target.as_slice()) {
             if let Some(u) = uses.get_mut(i) {
-                u.fds.push(fd);
-                u.append |= append;
-                u.deleted |= deleted;
-                if append {
+                u.fds.push(e.fd);
+                u.append |= e.append;
+                u.deleted |= e.deleted;
+                if e.append {
                     u.role = FileRole::Log;
                 }
             }
             continue;
         }
-        let role = if append || is_log_path(&path) {
+        let role = if e.append || is_log_path(&e.target) {
             FileRole::Log
         } else {
             FileRole::Write
@@ -146,12 +169,12 @@ pub(crate) fn written_files(fd_dir: BorrowedFd<'_>, fdinfo: BorrowedFd<'_>) -> F
             }
             continue;
         }
-        by_path.insert(path.clone(), uses.len());
+        by_path.insert(&e.target, uses.len());
         uses.push(FileUse {
-            path,
-            fds: vec![fd],
-            append,
-            deleted,
+            path: e.target.clone(),
+            fds: vec![e.fd],
+            append: e.append,
+            deleted: e.deleted,
             role,
         });
     }

@@ -1,23 +1,16 @@
 //! The whole answer about one process (`-P`/`--process-info`).
 
+use crate::files::{link, open_for_writing, strip_deleted};
 use crate::read::{
     comm_from_stat, num_cstr, open_anchor, open_dir, parse_u32, read_all, read_prefix, stat_fields,
     vanished,
 };
 use crate::{Error, UserNames};
 use rustix::fd::{AsFd, BorrowedFd};
-use rustix::fs::{AtFlags, CWD, FileType, RawDir, readlinkat, statat};
+use rustix::fs::CWD;
 use rustix::io::Errno;
 use sockq_model::{Comm, OpenFile, ProcessDetail, ProcessInfo};
-use std::ffi::CStr;
-use std::mem::MaybeUninit;
 use std::path::Path;
-
-/// The suffix procfs appends to a link whose file was unlinked or replaced.
-const DELETED: &[u8] = b" (deleted)";
-
-/// Link targets that are absolute paths but never log files.
-const NOT_LOGS: [&[u8]; 4] = [b"/dev/", b"/proc/", b"/sys/", b"/memfd:"];
 
 /// Everything sockq shows about one process: pid, ppid, real uid and user
 /// name (from `/etc/passwd`), name, command line, binary, working directory,
@@ -112,23 +105,6 @@ pub fn process_info_with(
     Ok(info)
 }
 
-/// Reads a link relative to `dir`; `None` if it cannot be read.
-fn link(dir: BorrowedFd<'_>, name: &CStr) -> Option<Vec<u8>> {
-    readlinkat(dir, name, Vec::new())
-        .ok()
-        .map(|c| c.into_bytes())
-}
-
-/// Removes the ` (deleted)` suffix and says whether it was there.
-fn strip_deleted(mut target: Vec<u8>) -> (Vec<u8>, bool) {
-    if target.ends_with(DELETED) {
-        target.truncate(target.len().saturating_sub(DELETED.len()));
-        (target, true)
-    } else {
-        (target, false)
-    }
-}
-
 /// The first number after `key` in `/proc/PID/status` (for `Uid:` that is
 /// the real uid).
 fn status_field(status: &[u8], key: &[u8]) -> Option<u32> {
@@ -151,70 +127,13 @@ fn split_cmdline(raw: &[u8]) -> Vec<Vec<u8>> {
     }
 }
 
-/// The `flags:` value (octal) in an fdinfo file.
-fn fdinfo_flags(fdinfo: &[u8]) -> Option<u32> {
-    let v = fdinfo
-        .split(|&b| b == b'\n')
-        .find_map(|l| l.strip_prefix(b"flags:"))?;
-    let digits = v.trim_ascii();
-    if digits.is_empty() {
-        return None;
-    }
-    digits.iter().try_fold(0u32, |acc, &b| match b {
-        b'0'..=b'7' => acc.checked_mul(8)?.checked_add(u32::from(b - b'0')),
-        _ => None,
-    })
-}
-
-const O_ACCMODE: u32 = 0o3;
-const O_WRONLY: u32 = 0o1;
-const O_RDWR: u32 = 0o2;
-const O_APPEND: u32 = 0o2000;
-
-/// Regular files open for writing, `/var/log` first, each group by fd.
+/// Regular files open for writing, `/var/log` first, each group by fd
+/// (the one walk of [`crate::files::open_for_writing`]).
 fn log_files(fd_dir: BorrowedFd<'_>, fdinfo: Option<BorrowedFd<'_>>) -> Vec<OpenFile> {
     let Some(fdinfo) = fdinfo else {
         return Vec::new();
     };
-    let mut buf = vec![MaybeUninit::<u8>::uninit(); 16 * 1024];
-    let mut files = Vec::new();
-    let mut dir = RawDir::new(fd_dir, &mut buf[..]);
-    while let Some(ent) = dir.next() {
-        let Ok(ent) = ent else { break };
-        let name = ent.file_name();
-        let Some(fd) = parse_u32(name.to_bytes()) else {
-            continue;
-        };
-        let Some(target) = link(fd_dir, name) else {
-            continue;
-        };
-        if !target.starts_with(b"/") || NOT_LOGS.iter().any(|p| target.starts_with(p)) {
-            continue;
-        }
-        let mut fi = [0u8; 512];
-        let Ok(n) = read_prefix(fdinfo, name, &mut fi) else {
-            continue;
-        };
-        let Some(flags) = fi.get(..n).and_then(fdinfo_flags) else {
-            continue;
-        };
-        let acc = flags & O_ACCMODE;
-        if acc != O_WRONLY && acc != O_RDWR {
-            continue;
-        }
-        // Follows the magic link: the open file itself, even if deleted.
-        match statat(fd_dir, name, AtFlags::empty()) {
-            Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::RegularFile => {}
-            _ => continue,
-        }
-        let (target, deleted) = strip_deleted(target);
-        files.push(OpenFile {
-            fd,
-            target,
-            append: flags & O_APPEND != 0,
-            deleted,
-        });
-    }
+    let mut files = open_for_writing(fd_dir, fdinfo);
     files.sort_by_key(|f| (!f.target.starts_with(b"/var/log/"), f.fd));
     files
 }
@@ -239,28 +158,10 @@ mod tests {
     }
 
     #[test]
-    fn status_and_flags() {
+    fn status_fields() {
         let status = b"Name:\tx\nPPid:\t7\nUid:\t1000\t0\t0\t0\nGid:\t5\t5\t5\t5\n";
         assert_eq!(status_field(status, b"Uid:"), Some(1000));
         assert_eq!(status_field(status, b"PPid:"), Some(7));
         assert_eq!(status_field(status, b"Foo:"), None);
-        assert_eq!(
-            fdinfo_flags(b"pos:\t0\nflags:\t0102001\nmnt_id:\t3\n"),
-            Some(0o102001)
-        );
-        assert_eq!(fdinfo_flags(b"flags:\t09\n"), None);
-        assert_eq!(fdinfo_flags(b"pos:\t0\n"), None);
-    }
-
-    #[test]
-    fn deleted_suffix() {
-        assert_eq!(
-            strip_deleted(b"/usr/bin/x (deleted)".to_vec()),
-            (b"/usr/bin/x".to_vec(), true)
-        );
-        assert_eq!(
-            strip_deleted(b"/usr/bin/x".to_vec()),
-            (b"/usr/bin/x".to_vec(), false)
-        );
     }
 }

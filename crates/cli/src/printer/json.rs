@@ -16,7 +16,7 @@ pub struct JsonPrinter<W: Write> {
     lines: bool,
     count: u64,
     buf: Vec<u8>,
-    netns: Option<String>,
+    netns: Option<Vec<u8>>,
     time: Option<f64>,
     /// `-K --dry-run`: the `action` field of every object.
     action: Option<&'static str>,
@@ -220,8 +220,8 @@ impl<W: Write> JsonPrinter<W> {
     /// Fields written first in the following objects: `netns` (the
     /// namespace label, `--all-netns`) and `time` (seconds since the epoch,
     /// `-E`). `None` leaves a field out.
-    pub fn set_context(&mut self, netns: Option<&str>, time: Option<f64>) {
-        self.netns = netns.map(str::to_owned);
+    pub fn set_context(&mut self, netns: Option<&[u8]>, time: Option<f64>) {
+        self.netns = netns.map(<[u8]>::to_vec);
         self.time = time;
     }
 
@@ -238,7 +238,7 @@ impl<W: Write> JsonPrinter<W> {
         show: &Show,
         names: &Names,
         info: &dyn Fn(u32) -> Option<&'i ProcessInfo>,
-        cgroup: &dyn Fn(u64) -> Option<&'c str>,
+        cgroup: &dyn Fn(u64) -> Option<&'c [u8]>,
     ) -> io::Result<()> {
         let mut b = std::mem::take(&mut self.buf);
         b.clear();
@@ -251,7 +251,7 @@ impl<W: Write> JsonPrinter<W> {
         let b = &mut self.buf;
         let mut o = Obj::new(b);
         if let Some(n) = &self.netns {
-            o.str("netns", n.as_bytes());
+            o.str("netns", n);
         }
         if let Some(t) = self.time {
             o.float("time", t);
@@ -298,7 +298,7 @@ impl<W: Write> JsonPrinter<W> {
         {
             o.num("cgroup_id", id);
             if let Some(p) = cgroup(id) {
-                o.str("cgroup", p.as_bytes());
+                o.str("cgroup", p);
             }
         }
         if show.tos {
@@ -468,7 +468,7 @@ mod tests {
         let names = Names::new(true, false);
         let mut p = JsonPrinter::new(Vec::new(), true);
         p.socket(s, owners, &show, &names, &|_| None, &|_| {
-            Some("/system.slice/x.service")
+            Some(b"/system.slice/x.service".as_slice())
         })
         .unwrap_or_else(|e| panic!("{e}"));
         String::from_utf8_lossy(&p.out).into_owned()

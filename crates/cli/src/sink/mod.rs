@@ -98,7 +98,7 @@ impl<'a> Sink<'a> {
 
     /// `--all-netns`: the following sockets belong to the namespace
     /// `label`, whose interface names `names` knows.
-    pub fn begin_netns(&mut self, label: String, names: Names) {
+    pub fn begin_netns(&mut self, label: Vec<u8>, names: Names) {
         if let Some(m) = &mut self.metrics {
             m.begin_netns(&label);
             return;

@@ -65,7 +65,7 @@ pub struct Output<'a> {
     json: Option<crate::printer::json::JsonPrinter<Out>>,
     /// One set of name lookups per namespace (interface names differ).
     names: Vec<Names>,
-    labels: Vec<String>,
+    labels: Vec<Vec<u8>>,
     cur: usize,
     lead: Lead,
     time: Option<f64>,
@@ -126,7 +126,7 @@ impl<'a> Output<'a> {
             table,
             json,
             names: vec![Names::new(cfg.numeric, cfg.resolve)],
-            labels: vec![String::new()],
+            labels: vec![Vec::new()],
             cur: 0,
             lead,
             time: None,
@@ -169,7 +169,7 @@ impl<'a> Output<'a> {
 
     /// The following sockets belong to the namespace `label`, whose
     /// interface names `names` knows (made inside that namespace).
-    pub fn begin_netns(&mut self, label: String, names: Names) {
+    pub fn begin_netns(&mut self, label: Vec<u8>, names: Names) {
         self.labels.push(label);
         self.names.push(names);
         self.cur = self.names.len() - 1;
@@ -214,7 +214,7 @@ impl<'a> Output<'a> {
         let Some(names) = self.names.get(ns) else {
             return Ok(());
         };
-        let label = self.labels.get(ns).map_or("", String::as_str);
+        let label = self.labels.get(ns).map_or(&[][..], Vec::as_slice);
         if let Some(j) = &mut self.json {
             if self.lead == Lead::Time {
                 j.set_context(None, self.time);
@@ -260,7 +260,7 @@ impl<'a> Output<'a> {
         match self.lead {
             Lead::None => {}
             Lead::Netns => {
-                crate::sanitize::escape_bytes(p.buf(), label.as_bytes());
+                crate::sanitize::escape_bytes(p.buf(), label);
                 p.cut();
             }
             Lead::Time => {
@@ -289,7 +289,7 @@ impl<'a> Output<'a> {
             })
         });
         if let Some(d) = detailer
-            && let Ok(detail) = d.detail(pid)
+            && let Ok(detail) = d.detail_of(&info)
         {
             info.detail = detail;
         }

@@ -12,7 +12,7 @@ pub(super) fn write_inet<'c>(
     out: &mut Vec<u8>,
     s: &Socket,
     o: &ExtOptions,
-    cgroup_path: &dyn Fn(u64) -> Option<&'c str>,
+    cgroup_path: &dyn Fn(u64) -> Option<&'c [u8]>,
 ) {
     if (o.timers || o.extended || o.bpf)
         && let Some(t) = &s.timer

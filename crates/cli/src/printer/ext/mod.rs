@@ -33,7 +33,7 @@ pub fn write_ext<'c>(
     out: &mut Vec<u8>,
     s: &Socket,
     o: &ExtOptions,
-    cgroup_path: &dyn Fn(u64) -> Option<&'c str>,
+    cgroup_path: &dyn Fn(u64) -> Option<&'c [u8]>,
 ) {
     match s.family {
         Family::Inet | Family::Inet6 => write_inet(out, s, o, cgroup_path),

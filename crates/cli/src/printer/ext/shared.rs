@@ -84,7 +84,7 @@ pub fn write_skmem(out: &mut Vec<u8>, m: &SkMem) {
 pub(super) fn sock_details<'c>(
     out: &mut Vec<u8>,
     s: &Socket,
-    cgroup_path: &dyn Fn(u64) -> Option<&'c str>,
+    cgroup_path: &dyn Fn(u64) -> Option<&'c [u8]>,
 ) {
     if let Some(uid) = s.uid.filter(|&u| u != 0) {
         out.extend_from_slice(b" uid:");
@@ -109,12 +109,12 @@ pub(super) fn sock_details<'c>(
 pub(super) fn write_cgroup<'c>(
     out: &mut Vec<u8>,
     id: u64,
-    cgroup_path: &dyn Fn(u64) -> Option<&'c str>,
+    cgroup_path: &dyn Fn(u64) -> Option<&'c [u8]>,
 ) {
     out.extend_from_slice(b" cgroup:");
     match cgroup_path(id) {
         // A cgroup is a directory anyone with delegation may name.
-        Some(p) => crate::sanitize::escape_bytes(out, p.as_bytes()),
+        Some(p) => crate::sanitize::escape_bytes(out, p),
         None => {
             let _ = write!(out, "unreachable:{id:x}");
         }

@@ -15,12 +15,16 @@ fn s(f: impl FnOnce(&mut Vec<u8>)) -> String {
     String::from_utf8(v).unwrap()
 }
 
-fn no_cg(_: u64) -> Option<&'static str> {
+fn no_cg(_: u64) -> Option<&'static [u8]> {
     None
 }
 
 fn ext(sock: &Socket, o: ExtOptions) -> String {
-    s(|v| write_ext(v, sock, &o, &|id| (id == 7).then_some("/system.slice/x")))
+    s(|v| {
+        write_ext(v, sock, &o, &|id| {
+            (id == 7).then_some(b"/system.slice/x".as_slice())
+        })
+    })
 }
 
 #[test]

@@ -106,14 +106,16 @@ impl MetricsSink {
             unreadable = m.denied();
             if unreadable > 0 {
                 // As select::owner_notice: root refused by a security
-                // module is not told to run as root.
-                let hint = if rustix::process::geteuid().is_root() {
+                // module is not told to run as root, nor a script.
+                let root = rustix::process::geteuid().is_root();
+                let even = if root { ", even as root" } else { "" };
+                let hint = if root || !crate::hints::wanted() {
                     ""
                 } else {
                     " Run as root to see every owner."
                 };
                 eprintln_quiet!(
-                    "sockq: {unreadable} processes could not be read (permission denied); their sockets have an empty comm label.{hint}"
+                    "sockq: {unreadable} processes could not be read (permission denied{even}); their sockets have an empty comm label.{hint}"
                 );
             }
         }
