@@ -318,7 +318,9 @@ set -e
 mount -t tmpfs tmpfs /run/systemd
 mkdir -p /run/systemd/journal
 exec python3 -c '
-import socket, subprocess, sys, os
+import socket, subprocess, sys, os, ctypes
+# Children die with this scene, however it ends (PR_SET_PDEATHSIG, SIGKILL).
+die = lambda: ctypes.CDLL(None).prctl(1, 9)
 srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 srv.bind("/run/systemd/journal/stdout")
 srv.listen()
@@ -328,7 +330,7 @@ conn, _ = srv.accept()
 tcp = socket.socket()
 tcp.bind(("127.0.0.1", 0))
 tcp.listen()
-p = subprocess.Popen(["sleep", "600"], stdout=cli.fileno(), stdin=tcp.fileno())
+p = subprocess.Popen(["sleep", "600"], preexec_fn=die, stdout=cli.fileno(), stdin=tcp.fileno())
 cli.close()
 print(p.pid, tcp.getsockname()[1], flush=True)
 tcp.close()

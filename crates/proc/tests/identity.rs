@@ -282,14 +282,16 @@ set -e
 mount -t tmpfs tmpfs /run/systemd
 mkdir -p /run/systemd/journal
 exec python3 -c '
-import socket, subprocess, sys, os
+import socket, subprocess, sys, os, ctypes
+# Children die with this scene, however it ends (PR_SET_PDEATHSIG, SIGKILL).
+die = lambda: ctypes.CDLL(None).prctl(1, 9)
 srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 srv.bind("/run/systemd/journal/stdout")
 srv.listen()
 cli = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 cli.connect("/run/systemd/journal/stdout")
 conn, _ = srv.accept()
-p = subprocess.Popen(["sleep", "600"], stdout=cli.fileno(), stdin=subprocess.DEVNULL)
+p = subprocess.Popen(["sleep", "600"], preexec_fn=die, stdout=cli.fileno(), stdin=subprocess.DEVNULL)
 cli.close()
 print(os.getpid(), p.pid, flush=True)
 sys.stdin.read()
@@ -339,13 +341,15 @@ fn stdout_to_the_journal_socket_is_the_journal_with_its_command() {
 }
 
 const SYSLOG_SCENE: &str = r#"
-import socket, subprocess, sys, os
+import socket, subprocess, sys, os, ctypes
+# Children die with this scene, however it ends (PR_SET_PDEATHSIG, SIGKILL).
+die = lambda: ctypes.CDLL(None).prctl(1, 9)
 d = sys.argv[1]
 srv = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 srv.bind(d + "/log.sock")
 out = open(d + "/messages.log", "a")
-lg = subprocess.Popen(["logger", "-u", d + "/log.sock", "-t", "app"], stdin=subprocess.PIPE)
-app = subprocess.Popen(["sleep", "600"], stdout=subprocess.DEVNULL, stderr=lg.stdin, stdin=subprocess.DEVNULL)
+lg = subprocess.Popen(["logger", "-u", d + "/log.sock", "-t", "app"], stdin=subprocess.PIPE, preexec_fn=die)
+app = subprocess.Popen(["sleep", "600"], preexec_fn=die, stdout=subprocess.DEVNULL, stderr=lg.stdin, stdin=subprocess.DEVNULL)
 lg.stdin.close()
 lg.stdin = None
 # logger connects when it starts; wait for its first message.
