@@ -454,7 +454,7 @@ mod tests {
         let own = netns_id(Path::new("/proc/thread-self/ns/net")).unwrap_or_else(|e| panic!("{e}"));
         let one = |i: u32| Namespace {
             id: own,
-            name: Some(format!("n{i}")),
+            name: Some(format!("n{i}").into()),
             pid: None,
             host: false,
             container: None,
@@ -480,7 +480,8 @@ mod tests {
             },
         )
         .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(order, (0..10).map(|i| format!("n{i}")).collect::<Vec<_>>());
+        let want: Vec<Vec<u8>> = (0..10).map(|i| format!("n{i}").into_bytes()).collect();
+        assert_eq!(order, want);
         assert!(most_ahead <= AHEAD, "{most_ahead} dumped and not taken");
         assert!(most_ahead >= 2, "the workers never ran ahead: {most_ahead}");
     }
