@@ -262,7 +262,17 @@ fn json_values_equal_the_table_field_by_field() {
                         f.strip_prefix(prefix)
                             .filter(|v| v.bytes().all(|b| b.is_ascii_digit()))
                     });
-                    if text_v != Some(m[field].to_string().as_str()) {
+                    // A socket whose receive buffer is full keeps dropping the flood's
+                    // probes between the text run and the JSON run (which comes second):
+                    // there its drop counter may only have grown.
+                    let full = m["rmem_alloc"].as_u64() >= m["rcvbuf"].as_u64();
+                    let grew = field == "drops"
+                        && full
+                        && text_v
+                            .and_then(|t| t.parse::<u64>().ok())
+                            .zip(m[field].as_u64())
+                            .is_some_and(|(t, j)| j >= t);
+                    if !grew && text_v != Some(m[field].to_string().as_str()) {
                         fail(format!(
                             "skmem {prefix} {text_v:?} against {field} {}",
                             m[field]
