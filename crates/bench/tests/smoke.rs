@@ -92,7 +92,10 @@ fn quick_run_prints_a_table() {
         "{stdout}"
     );
     assert!(stdout.contains("| `-tan` |"), "{stdout}");
-    assert!(stdout.contains("kernel floor"), "{stdout}");
+    assert!(
+        stdout.contains("floor: the kernel's work alone"),
+        "{stdout}"
+    );
     assert!(stdout.contains("BENCH {\"sockets\":300,"), "{stdout}");
     // The floor dump saw the sockets the workers built (not zero, not all lost).
     let seen = stdout
@@ -102,6 +105,17 @@ fn quick_run_prints_a_table() {
     assert!(
         seen.is_some_and(|n| n > 250),
         "floor count: {seen:?}\n{stdout}"
+    );
+    // The /proc floor walked real fds: at least the sockets the kernel dump saw (every one
+    // of them is held open by a worker).
+    let proc_floor = stdout
+        .lines()
+        .find(|l| l.starts_with("| /proc: readlinkat of every fd, two threads |"))
+        .and_then(|l| l.trim_end_matches(" |").rsplit("| ").next())
+        .and_then(|n| n.trim().parse::<u32>().ok());
+    assert!(
+        proc_floor.zip(seen).is_some_and(|(p, k)| p >= k),
+        "/proc floor {proc_floor:?} against the dump's {seen:?}\n{stdout}"
     );
     // Everything was torn down: the namespace it announced is gone.
     let ns = stderr
