@@ -1,6 +1,8 @@
 //! A real podman container for the tests that name containers (`-P`, `--all-netns` labels,
 //! `--metrics`'s `container` label): busybox-static imported as a local image (no registry),
 //! run with runc and `--network none`, so it has a network namespace of its own with only `lo`.
+//! `crates/proc/tests/identity.rs` includes this file too (`#[path]`); it needs `must` from
+//! the module that includes it.
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};

@@ -16,6 +16,12 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+// The podman helper of the sockq package's end-to-end tests, shared (its `super::*` finds
+// `must` here).
+#[path = "../../../tests/util/podman.rs"]
+mod podman;
+use podman::{Podman, podman_or_skip};
+
 fn unique() -> String {
     static N: AtomicUsize = AtomicUsize::new(0);
     format!(
@@ -476,95 +482,16 @@ fn systemd_unit_from_the_cgroup_in_each_hierarchy_present() {
     }
 }
 
-/// A podman container and its image, removed on drop.
-struct Podman {
-    name: String,
-    image: String,
-    _rootfs: TempDir,
-}
-
-impl Drop for Podman {
-    fn drop(&mut self) {
-        quiet(Command::new("podman").args(["rm", "-f", "-t", "0", &self.name]));
-        quiet(Command::new("podman").args(["rmi", "-f", &self.image]));
-    }
-}
-
-fn busybox() -> Option<PathBuf> {
-    ["/bin/busybox", "/usr/bin/busybox"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.is_file())
-}
-
-/// Imports a busybox image and runs `httpd` on 127.0.0.1:8080 in it.
-fn podman_httpd() -> Podman {
-    let tag = unique();
-    let rootfs = TempDir::new("rootfs");
-    let bin = rootfs.0.join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    std::fs::create_dir_all(rootfs.0.join("www")).unwrap();
-    std::fs::write(rootfs.0.join("www/index.html"), "ok\n").unwrap();
-    std::fs::copy(busybox().unwrap(), bin.join("busybox")).unwrap();
-    for a in ["sh", "httpd", "sleep"] {
-        std::os::unix::fs::symlink("busybox", bin.join(a)).unwrap();
-    }
-    let p = Podman {
-        name: format!("sockq-t-{tag}"),
-        image: format!("localhost/sockq-test-{tag}:1"),
-        _rootfs: rootfs,
-    };
-    must(Command::new("sh").arg("-c").arg(format!(
-        "tar -C '{}' -c . | podman import - '{}'",
-        p._rootfs.0.display(),
-        p.image
-    )));
-    must(Command::new("podman").args([
-        "run",
-        "-d",
-        "--name",
-        &p.name,
-        "--runtime",
-        "runc",
-        "--ulimit",
-        "nofile=1024:1024",
-        "--ulimit",
-        "nproc=1024:1024",
-        "--network",
-        "none",
-        "--log-driver",
-        "k8s-file",
-        &p.image,
-        "/bin/httpd",
-        "-f",
-        "-p",
-        "127.0.0.1:8080",
-        "-h",
-        "/www",
-    ]));
-    p
-}
-
-fn podman_pid(name: &str) -> u32 {
-    must(Command::new("podman").args(["inspect", "-f", "{{.State.Pid}}", name]))
-        .trim()
-        .parse()
-        .unwrap()
-}
-
 #[test]
 fn podman_container_named_with_image_and_ctr_log_through_conmon() {
     let t = "podman_container_named_with_image_and_ctr_log_through_conmon";
-    if !root_or_skip(t)
-        || !have_or_skip(t, "podman")
-        || busybox().is_none() && !have_or_skip(t, "busybox")
-    {
+    if !root_or_skip(t) || !podman_or_skip(t) {
         return;
     }
-    let c = podman_httpd();
-    let pid = podman_pid(&c.name);
-    let id = must(Command::new("podman").args(["inspect", "-f", "{{.Id}}", &c.name]));
-    let id = id.trim();
+    let c = Podman::httpd("127.0.0.1:8080");
+    let pid = c.pid();
+    let id = c.inspect("{{.Id}}");
+    let id = id.as_str();
     let d = detail_of(pid);
     let ctr = d.identity.container.clone().expect("container");
     assert_eq!(ctr.runtime, Runtime::Podman);
