@@ -393,10 +393,10 @@ impl<'a> Detailer<'a> {
         if kind == ReaderKind::Conmon {
             let mut cmd = vec![0u8; MAX_CMDLINE];
             if let Ok(n) = read_prefix(&anchor, c"cmdline", &mut cmd) {
-                let cmd = cmd.get(..n).unwrap_or_default();
-                logs.extend(conmon_log_path(cmd));
+                let args = ConmonArgs::parse(cmd.get(..n).unwrap_or_default());
+                logs.extend(args.log_file());
                 // `--log-driver journald`: conmon sends each line to the journal.
-                next = conmon_journal(cmd).map(|command| Reader {
+                next = args.journal_command().map(|command| Reader {
                     kind: ReaderKind::Journal,
                     pid: None,
                     comm: None,
@@ -541,77 +541,84 @@ fn reader_kind(comm: &[u8]) -> ReaderKind {
     }
 }
 
-/// The log file on conmon's command line: `-l k8s-file:PATH`, `-l PATH`,
-/// `--log-path PATH` or `--log-path=PATH` (`journald:` and `passthrough`
-/// name no file).
-fn conmon_log_path(cmdline: &[u8]) -> Option<Vec<u8>> {
-    let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let v: Option<&[u8]> = if *a == b"-l" || *a == b"--log-path" {
-            it.next().copied()
-        } else {
-            a.strip_prefix(b"--log-path=")
-        };
-        let Some(v) = v else { continue };
-        let v = v.strip_prefix(b"k8s-file:").unwrap_or(v);
-        if v.starts_with(b"/") {
-            return Some(v.to_vec());
-        }
-    }
-    None
+/// What conmon's command line says about where its container's output
+/// goes: the `-l`/`--log-path` values, `-n`/`--name` and `-c`/`--cid`
+/// (each as `-x V`, `--long V` or `--long=V`). Read once per conmon.
+#[derive(Default)]
+struct ConmonArgs<'a> {
+    logs: Vec<&'a [u8]>,
+    name: Option<&'a [u8]>,
+    cid: Option<&'a [u8]>,
 }
 
-/// The journal command for a conmon that logs to journald (`-l journald`,
-/// `-l journald:`, `--log-path journald`): conmon tags each entry with
-/// `CONTAINER_NAME` (from `-n`/`--name`) and `CONTAINER_ID_FULL` (from
-/// `-c`/`--cid`). The name is used when it is a podman name (letters,
-/// digits, `_.-`), else the id when it is hex.
-fn conmon_journal(cmdline: &[u8]) -> Option<String> {
-    let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
-    let value = |short: &[u8], long: &[u8]| -> Option<&[u8]> {
-        let mut it = args.iter();
+impl<'a> ConmonArgs<'a> {
+    fn parse(cmdline: &'a [u8]) -> ConmonArgs<'a> {
+        let mut out = ConmonArgs::default();
+        let mut it = cmdline.split(|&b| b == 0);
         while let Some(a) = it.next() {
-            if *a == short || *a == long {
-                return it.next().copied();
-            }
-            let with_eq = a.strip_prefix(long).and_then(|r| r.strip_prefix(b"="));
-            if with_eq.is_some() {
-                return with_eq;
+            for (short, long, slot) in [
+                (&b"-l"[..], &b"--log-path"[..], 0),
+                (b"-n", b"--name", 1),
+                (b"-c", b"--cid", 2),
+            ] {
+                let v = if a == short || a == long {
+                    it.next()
+                } else {
+                    a.strip_prefix(long).and_then(|r| r.strip_prefix(b"="))
+                };
+                match (v, slot) {
+                    (Some(v), 0) => out.logs.push(v),
+                    (Some(v), 1) => out.name = out.name.or(Some(v)),
+                    (Some(v), 2) => out.cid = out.cid.or(Some(v)),
+                    _ => continue,
+                }
+                break;
             }
         }
-        None
-    };
-    let mut journald = false;
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let v = if *a == b"-l" || *a == b"--log-path" {
-            it.next().copied()
-        } else {
-            a.strip_prefix(b"--log-path=")
+        out
+    }
+
+    /// The log file: `-l k8s-file:PATH` or `-l PATH` (`journald:` and
+    /// `passthrough` name no file).
+    fn log_file(&self) -> Option<Vec<u8>> {
+        self.logs
+            .iter()
+            .map(|v| v.strip_prefix(b"k8s-file:").unwrap_or(v))
+            .find(|v| v.starts_with(b"/"))
+            .map(<[u8]>::to_vec)
+    }
+
+    /// The journal command when conmon logs to journald (`-l journald`,
+    /// `-l journald:`): conmon tags each entry with `CONTAINER_NAME` (the
+    /// name) and `CONTAINER_ID_FULL` (the cid). The name is used when it is
+    /// a podman name (letters, digits, `_.-`), else the id when it is hex.
+    fn journal_command(&self) -> Option<String> {
+        if !self
+            .logs
+            .iter()
+            .any(|v| *v == b"journald" || v.starts_with(b"journald:"))
+        {
+            return None;
+        }
+        let name_ok = |n: &[u8]| {
+            n.first().is_some_and(u8::is_ascii_alphanumeric)
+                && n.iter()
+                    .all(|&b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
         };
-        journald |= v.is_some_and(|v| v == b"journald" || v.starts_with(b"journald:"));
+        if let Some(n) = self.name.filter(|n| name_ok(n)) {
+            return Some(format!(
+                "journalctl CONTAINER_NAME={}",
+                String::from_utf8_lossy(n)
+            ));
+        }
+        let id = self
+            .cid
+            .filter(|c| !c.is_empty() && c.iter().all(u8::is_ascii_hexdigit))?;
+        Some(format!(
+            "journalctl CONTAINER_ID_FULL={}",
+            String::from_utf8_lossy(id)
+        ))
     }
-    if !journald {
-        return None;
-    }
-    let name_ok = |n: &[u8]| {
-        n.first().is_some_and(u8::is_ascii_alphanumeric)
-            && n.iter()
-                .all(|&b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
-    };
-    if let Some(n) = value(b"-n", b"--name").filter(|n| name_ok(n)) {
-        return Some(format!(
-            "journalctl CONTAINER_NAME={}",
-            String::from_utf8_lossy(n)
-        ));
-    }
-    let id =
-        value(b"-c", b"--cid").filter(|c| !c.is_empty() && c.iter().all(u8::is_ascii_hexdigit))?;
-    Some(format!(
-        "journalctl CONTAINER_ID_FULL={}",
-        String::from_utf8_lossy(id)
-    ))
 }
 
 /// The command that shows what a process wrote to the journal.
@@ -627,6 +634,14 @@ fn journalctl(pid: u32, identity: &Identity, stream: bool) -> String {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    fn conmon_log_path(cmdline: &[u8]) -> Option<Vec<u8>> {
+        ConmonArgs::parse(cmdline).log_file()
+    }
+
+    fn conmon_journal(cmdline: &[u8]) -> Option<String> {
+        ConmonArgs::parse(cmdline).journal_command()
+    }
 
     #[test]
     fn conmon_cmdline() {
