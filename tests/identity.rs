@@ -7,7 +7,7 @@
 //! Root-only tests skip with a reason when not root, and fail under `CI=true`.
 
 use crate::util::{
-    Podman, TempDir, must, podman_or_skip, root_or_skip, run_plain, sockq, stdout_text,
+    Podman, TempDir, blocks_in, must, podman_or_skip, root_or_skip, run_plain, sockq, stdout_text,
 };
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
@@ -56,22 +56,6 @@ fn listener() -> (OwnedFd, u16) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("bind: {e}"));
     let port = l.local_addr().map(|a| a.port()).unwrap_or(0);
     (l.into(), port)
-}
-
-/// The `-P` blocks of an output.
-fn blocks_in(out: &str) -> Vec<String> {
-    let mut v: Vec<String> = Vec::new();
-    for l in out.lines() {
-        if l.starts_with("\tprocess ") {
-            v.push(format!("{l}\n"));
-        } else if l.starts_with("\t  ")
-            && let Some(b) = v.last_mut()
-        {
-            b.push_str(l);
-            b.push('\n');
-        }
-    }
-    v
 }
 
 #[test]

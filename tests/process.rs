@@ -6,6 +6,7 @@
 //! root skip with a printed reason when not root, and fail under `CI=true`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use crate::util::blocks_in;
 use h::*;
 use std::collections::BTreeMap;
 use std::net::TcpListener;
@@ -664,22 +665,6 @@ fn nginx_master_and_workers_and_the_whole_answer() {
         workers.contains(&format!("{dir}/access.log (fd ")),
         "{workers}"
     );
-}
-
-/// The process blocks of `-P` output, each with its lines.
-fn blocks_in(out: &str) -> Vec<String> {
-    let mut v: Vec<String> = Vec::new();
-    for l in out.lines() {
-        if l.starts_with("\tprocess ") {
-            v.push(format!("{l}\n"));
-        } else if l.starts_with("\t  ")
-            && let Some(b) = v.last_mut()
-        {
-            b.push_str(l);
-            b.push('\n');
-        }
-    }
-    v
 }
 
 #[test]

@@ -205,3 +205,19 @@ pub(crate) fn ss61_to_head(stdout: &str) -> String {
     }
     out
 }
+
+/// The process blocks of `-P` output, each with its lines.
+pub(crate) fn blocks_in(out: &str) -> Vec<String> {
+    let mut v: Vec<String> = Vec::new();
+    for l in out.lines() {
+        if l.starts_with("\tprocess ") {
+            v.push(format!("{l}\n"));
+        } else if l.starts_with("\t  ")
+            && let Some(b) = v.last_mut()
+        {
+            b.push_str(l);
+            b.push('\n');
+        }
+    }
+    v
+}
