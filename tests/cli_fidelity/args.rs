@@ -5,7 +5,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::process::{Command, Stdio};
 
 use super::{assert_usage, sockq_bytes, split};
-use crate::util::{Netns, TempFile, root_or_skip, run, sockq, subject_is_ss};
+use crate::util::{
+    Netns, TempFile, root_or_skip, run, sockq, subject_is_ss, tcp_listener, tcp_pair, v4,
+};
 
 // ---- Safety ----
 
@@ -19,10 +21,9 @@ fn kill_with_an_empty_filter_file_refuses_like_bare_kill() {
     }
     let ns = Netns::new();
     let held = ns.enter(|| {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+        let l = tcp_listener(v4(127, 0, 0, 1, 0), 128, None);
         let addr = l.local_addr().unwrap_or_else(|e| panic!("{e}"));
-        let c = std::net::TcpStream::connect(addr).unwrap_or_else(|e| panic!("{e}"));
-        let (s, _) = l.accept().unwrap_or_else(|e| panic!("{e}"));
+        let (c, s) = tcp_pair(&l, addr, None);
         (l, c, s)
     });
     let count_estab = || {

@@ -3,7 +3,9 @@
 use std::process::{Command, Stdio};
 
 use super::split;
-use crate::util::{Netns, TempFile, root_or_skip, run, sockq, subject_is_ss};
+use crate::util::{
+    Netns, TempFile, root_or_skip, run, sockq, subject_is_ss, tcp_listener, tcp_pair, v4,
+};
 
 // ---- Output modes ----
 
@@ -137,10 +139,9 @@ fn kill_dry_run_says_would_be_closed() {
     }
     let ns = Netns::new();
     let held = ns.enter(|| {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+        let l = tcp_listener(v4(127, 0, 0, 1, 0), 128, None);
         let addr = l.local_addr().unwrap_or_else(|e| panic!("{e}"));
-        let c = std::net::TcpStream::connect(addr).unwrap_or_else(|e| panic!("{e}"));
-        let (s, _) = l.accept().unwrap_or_else(|e| panic!("{e}"));
+        let (c, s) = tcp_pair(&l, addr, None);
         (l, c, s, addr.port())
     });
     let filter = format!("dport = :{}", held.3);
