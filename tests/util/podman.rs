@@ -28,7 +28,8 @@ impl Drop for Podman {
     }
 }
 
-fn quiet(cmd: &mut Command) {
+/// Runs a cleanup command, ignoring how it ends and what it prints.
+pub(crate) fn quiet(cmd: &mut Command) {
     let _ = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::null())

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 // `must` here).
 #[path = "../../../tests/util/podman.rs"]
 mod podman;
-use podman::{Podman, podman_or_skip};
+use podman::{Podman, podman_or_skip, quiet};
 
 fn unique() -> String {
     static N: AtomicUsize = AtomicUsize::new(0);
@@ -95,14 +95,6 @@ fn must(cmd: &mut Command) -> String {
     let err = t.join().unwrap();
     assert!(status.success(), "{what} failed: {status}: {err}");
     text
-}
-
-fn quiet(cmd: &mut Command) {
-    let _ = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
 }
 
 struct TempDir(PathBuf);
